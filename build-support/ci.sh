@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The repository's test command: every check CI runs, through Pants, from a clean clone.
+#   build-support/ci.sh            all checks, then the closing line "N passed, N failed"
+# It bootstraps Pants itself (./pants) and needs nothing installed by hand.
+# Exit status: 0 only if every check passed and at least one test ran.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+export PANTS_PANTSD="${PANTS_PANTSD:-false}"
+REPORTS="dist/test/reports"
+failed_steps=()
+
+step() {
+  local label="$1"; shift
+  echo "==> ${label}: ./pants $*" >&2
+  local started=$SECONDS
+  if ./pants "$@"; then
+    echo "==> ${label}: ok ($((SECONDS - started)) s)" >&2
+  else
+    echo "==> ${label}: FAILED ($((SECONDS - started)) s)" >&2
+    failed_steps+=("$label")
+  fi
+}
+
+rm -rf "${REPORTS}"
+step "BUILD files"  tailor --check update-build-files --check ::
+step "lint"         lint ::
+step "type check"   check ::
+step "tests"        test ::
+step "package"      package --filter-target-type=-docker_image ::
+
+python3 build-support/junit_summary.py "${REPORTS}"
+summary_status=$?
+
+if ((${#failed_steps[@]})); then
+  echo "failed steps: ${failed_steps[*]}" >&2
+  exit 1
+fi
+exit "${summary_status}"
