@@ -1,0 +1,42 @@
+"""aphex-config: the typed, validated model of ``aphex-config.yaml``.
+
+>>> from aphex_config import load_config
+>>> config = load_config("aphex-config.yaml")  # doctest: +SKIP
+"""
+
+__version__ = "0.1.0"
+
+from .errors import ConfigError, ConfigReadError, Problem
+from .models import (
+    AphexConfig,
+    BuildSettings,
+    Command,
+    Environment,
+    Images,
+    Notifications,
+    PipelineSettings,
+    Stack,
+    TestSettings,
+)
+from .parse import load_config, parse_config
+from .schema import json_schema, schema_text
+
+__all__ = [
+    "AphexConfig",
+    "BuildSettings",
+    "Command",
+    "ConfigError",
+    "ConfigReadError",
+    "Environment",
+    "Images",
+    "Notifications",
+    "PipelineSettings",
+    "Problem",
+    "Stack",
+    "TestSettings",
+    "__version__",
+    "json_schema",
+    "load_config",
+    "parse_config",
+    "schema_text",
+]
