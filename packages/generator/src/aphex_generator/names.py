@@ -1,0 +1,65 @@
+"""Stable, DNS-safe names for templates, tasks, locks and resources."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_NAME = 63
+_HASH_LEN = 6
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def dns_name(text: str, limit: int = MAX_NAME) -> str:
+    """Return ``text`` as a DNS-1123 label of at most ``limit`` characters.
+
+    A valid name that fits is returned unchanged. Anything else is cleaned, cut and
+    suffixed with a short stable hash of the original text, so different inputs keep
+    different names.
+    """
+    clean = _INVALID.sub("-", text.lower()).strip("-") or "x"
+    if clean == text and len(clean) <= limit:
+        return clean
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    head = clean[: limit - _HASH_LEN - 1].rstrip("-")
+    return f"{head}-{digest}"
+
+
+def deploy_name(env: str) -> str:
+    """Task and template name of an environment's deployment."""
+    return dns_name(f"deploy-{env}")
+
+
+def test_name(env: str) -> str:
+    """Task and template name of an environment's post-deployment tests."""
+    return dns_name(f"test-{env}")
+
+
+def approve_name(env: str) -> str:
+    """Task name of the manual approval gate before an environment."""
+    return dns_name(f"approve-{env}")
+
+
+def env_task_name(env: str) -> str:
+    """Task name of an environment in the compact (shared-template) layout."""
+    return dns_name(f"env-{env}")
+
+
+def mutex_name(pipeline: str, env: str) -> str:
+    """The per-environment lock: one deployment of an environment at a time."""
+    return f"aphex-{pipeline}-{env}"
+
+
+def workflow_name_prefix(pipeline: str) -> str:
+    """Prefix of Workflow names (``<prefix><40-char commit SHA>`` stays within 63)."""
+    return dns_name(pipeline, MAX_NAME - 40 - 1) + "-"
+
+
+def event_source_name(pipeline: str) -> str:
+    """Name of the pipeline's GitHub EventSource."""
+    return dns_name(f"{pipeline}-github")
+
+
+def sensor_name(pipeline: str) -> str:
+    """Name of the pipeline's Sensor."""
+    return dns_name(f"{pipeline}-push")
