@@ -98,6 +98,7 @@ class _Renderer:
         out = [
             {"name": "APHEX_ARTIFACT_BUCKET", "value": self.settings.artifact_bucket},
             {"name": "APHEX_NAMESPACE", "value": self.namespace},
+            {"name": "APHEX_WORKFLOW_NAME", "value": WORKFLOW_NAME},
         ]
         if self.settings.aws_region:
             out.append({"name": "AWS_REGION", "value": self.settings.aws_region})
@@ -199,6 +200,8 @@ class _Renderer:
                     self.pipeline,
                     "--commit",
                     COMMIT,
+                    "--repository",
+                    REPO_URL,
                     "--workflow-name",
                     WORKFLOW_NAME,
                     "--workflow-uid",
