@@ -22,6 +22,11 @@ step() {
   fi
 }
 
+# The pinned CDK CLI and the sample app's environment, which the stage tests drive.
+echo "==> setup: npm ci (CDK CLI), sample app venv" >&2
+npm ci --no-audit --no-fund --loglevel=error >&2 || failed_steps+=("npm ci")
+bash build-support/setup-sample-env.sh >/dev/null || failed_steps+=("sample env")
+
 rm -rf "${REPORTS}"
 step "BUILD files"  tailor --check update-build-files --check ::
 step "lint"         lint ::

@@ -1,0 +1,65 @@
+"""Locate the pinned CDK CLI: ``node_modules/.bin/cdk`` installed by ``npm ci``.
+
+Order: the ``APHEX_CDK_CLI`` environment variable (a path to an executable), then
+``<repo_root>/node_modules/.bin/cdk`` when a root is given, else the first
+``node_modules/.bin/cdk`` found walking up from ``start`` (default: this file, then the
+current directory). A global ``cdk`` on PATH is never used: its version is not pinned.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from aphex_stages.cdk.errors import CdkCliNotFoundError
+
+__all__ = ["CDK_CLI_ENV", "find_cdk_cli"]
+
+CDK_CLI_ENV = "APHEX_CDK_CLI"
+_RELATIVE = Path("node_modules") / ".bin" / "cdk"
+
+
+def _usable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _walk_up(start: Path) -> Path | None:
+    for directory in (start, *start.parents):
+        candidate = directory / _RELATIVE
+        if _usable(candidate):
+            return candidate
+    return None
+
+
+def find_cdk_cli(
+    repo_root: str | os.PathLike[str] | None = None,
+    *,
+    start: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """Return the path of the pinned ``cdk`` executable, or raise :class:`CdkCliNotFoundError`."""
+    env = os.environ if environ is None else environ
+    override = env.get(CDK_CLI_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not _usable(path):
+            raise CdkCliNotFoundError(f"{CDK_CLI_ENV}={override} is not an executable file")
+        return path.absolute()
+    if repo_root is not None:
+        path = Path(repo_root) / _RELATIVE
+        if not _usable(path):
+            raise CdkCliNotFoundError(
+                f"no CDK CLI at {path}: run `npm ci` in {Path(repo_root)} (package.json pins aws-cdk)"
+            )
+        return path.absolute()
+    starts = [Path(start)] if start is not None else [Path(__file__).resolve().parent, Path.cwd()]
+    for origin in starts:
+        found = _walk_up(origin.absolute())
+        if found is not None:
+            return found
+    where = " or ".join(str(origin) for origin in starts)
+    raise CdkCliNotFoundError(
+        f"no node_modules/.bin/cdk above {where}: run `npm ci` at the repository root"
+        f" or set {CDK_CLI_ENV}"
+    )
