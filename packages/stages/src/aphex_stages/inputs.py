@@ -1,0 +1,68 @@
+"""Checks on the identifiers every stage receives on its command line."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aphex_stages.errors import ExitCode, StageError
+
+_SHA = re.compile(r"[0-9a-f]{40}")
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_SSH_SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+")
+_URL = re.compile(r"(https|ssh|file)://[^\s]+")
+_WORKFLOW = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class StageInputs:
+    """The identifiers a stage runs for: nothing else comes from the template."""
+
+    pipeline: str
+    commit: str
+    repository: str
+    environment: str | None = None
+    workflow_name: str | None = None
+
+
+def check_commit(value: str) -> str:
+    """Return `value` if it is a full 40-hex-digit lower-case commit SHA."""
+    if not _SHA.fullmatch(value):
+        raise StageError(
+            ExitCode.USAGE, f"--commit must be 40 lower-case hex digits, got {value!r}"
+        )
+    return value
+
+
+def check_repository(value: str) -> str:
+    """Return `value` if it is an https, ssh (URL or scp-like) or file git URL."""
+    if not (_URL.fullmatch(value) or _SSH_SCP.fullmatch(value)) or any(
+        ord(ch) < 32 for ch in value
+    ):
+        raise StageError(
+            ExitCode.USAGE,
+            f"--repository must be an https://, ssh://, git@host:path or file:// URL, got {value!r}",
+        )
+    return value
+
+
+def check_label(option: str, value: str) -> str:
+    """Return `value` if it is a DNS-1123 label (a-z, 0-9 and '-', at most 63 characters)."""
+    if not _DNS_LABEL.fullmatch(value):
+        raise StageError(ExitCode.USAGE, f"{option} must be a DNS label (a-z0-9-), got {value!r}")
+    return value
+
+
+def check_inputs(inputs: StageInputs) -> StageInputs:
+    """Validate every identifier; raise StageError(USAGE) naming the first bad one."""
+    check_label("--pipeline", inputs.pipeline)
+    check_commit(inputs.commit)
+    check_repository(inputs.repository)
+    if inputs.environment is not None:
+        check_label("--environment", inputs.environment)
+    if inputs.workflow_name is not None and not _WORKFLOW.fullmatch(inputs.workflow_name):
+        raise StageError(
+            ExitCode.USAGE,
+            f"--workflow-name must be a Kubernetes name, got {inputs.workflow_name!r}",
+        )
+    return inputs

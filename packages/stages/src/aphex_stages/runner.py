@@ -1,0 +1,181 @@
+"""The one skeleton every stage runs in.
+
+A stage module declares a `Stage` (its name, whether it needs `--environment`, extra
+options and the function that does the work) and exposes `main = stage.main`. The
+skeleton then, for every stage alike:
+
+1. parses the common options (`--pipeline --commit --repository [--environment]
+   [--workflow-name] [--log-format]`) and validates them (exit 2 on bad input);
+2. sets up structured, redacted logs;
+3. times the work and maps a failure to its exit code and a one-line cause;
+4. hands a stage record to monitoring (bounded in time; never changes the result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aphex_monitoring import StageRecord, record_stage
+from aphex_stages.errors import ExitCode, StageError, StageSuperseded
+from aphex_stages.inputs import StageInputs, check_inputs
+from aphex_stages.logs import configure_logging
+
+
+@dataclass(frozen=True)
+class StageSettings:
+    """Deployment settings that reach the pod as environment variables, never as config."""
+
+    artifact_bucket: str | None
+    namespace: str
+    work_dir: Path
+
+    @classmethod
+    def from_env(cls) -> StageSettings:
+        """Read `APHEX_ARTIFACT_BUCKET`, `APHEX_NAMESPACE` and `APHEX_WORK_DIR`."""
+        work = os.environ.get("APHEX_WORK_DIR") or tempfile.mkdtemp(prefix="aphex-")
+        return cls(
+            artifact_bucket=os.environ.get("APHEX_ARTIFACT_BUCKET") or None,
+            namespace=os.environ.get("APHEX_NAMESPACE") or "argo",
+            work_dir=Path(work),
+        )
+
+    def require_bucket(self) -> str:
+        """The artifact bucket, or a usage error telling how to set it."""
+        if not self.artifact_bucket:
+            raise StageError(
+                ExitCode.USAGE,
+                "APHEX_ARTIFACT_BUCKET is not set; the template sets it for every pod",
+            )
+        return self.artifact_bucket
+
+
+@dataclass
+class StageContext:
+    """What a stage's work function receives."""
+
+    inputs: StageInputs
+    settings: StageSettings
+    args: argparse.Namespace
+    log: logging.Logger
+    output_keys: list[str] = field(default_factory=list)
+
+
+StageWork = Callable[[StageContext], None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage: its name, its options and its work."""
+
+    name: str
+    description: str
+    work: StageWork
+    needs_environment: bool = False
+    add_options: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def main(self, argv: Sequence[str] | None = None) -> int:
+        """Console-script entry point: run the stage and return its exit code."""
+        return run_stage(self, sys.argv[1:] if argv is None else list(argv))
+
+
+def build_parser(stage: Stage) -> argparse.ArgumentParser:
+    """The argument parser shared by every stage, plus the stage's own options."""
+    parser = argparse.ArgumentParser(
+        prog=f"aphex-stage-{stage.name}",
+        description=stage.description,
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 superseded, "
+        "4-13 stage failures (see aphex_stages.errors.ExitCode), 130 interrupted.",
+    )
+    parser.add_argument("--pipeline", required=True, help="pipeline name (DNS label)")
+    parser.add_argument("--commit", required=True, help="full 40-hex-digit commit SHA")
+    parser.add_argument("--repository", required=True, help="https, ssh or file git URL")
+    if stage.needs_environment:
+        parser.add_argument("--environment", required=True, help="environment name")
+    parser.add_argument(
+        "--workflow-name",
+        default=os.environ.get("APHEX_WORKFLOW_NAME") or None,
+        help="the Argo workflow this stage runs in (default: $APHEX_WORKFLOW_NAME)",
+    )
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    if stage.add_options is not None:
+        stage.add_options(parser)
+    return parser
+
+
+def _record(
+    stage: Stage, inputs: StageInputs, settings: StageSettings, status: str, **fields: object
+) -> None:
+    if not (settings.artifact_bucket and inputs.workflow_name):
+        return
+    record = StageRecord.model_validate(
+        {"stage": stage.name, "environment": inputs.environment, "status": status, **fields}
+    )
+    record_stage(settings.artifact_bucket, inputs.pipeline, inputs.workflow_name, record)
+
+
+def run_stage(stage: Stage, argv: Sequence[str]) -> int:
+    """Run `stage` with `argv`; log, time, record and return the exit code. Never raises."""
+    args = build_parser(stage).parse_args(argv)
+    inputs = StageInputs(
+        pipeline=args.pipeline,
+        commit=args.commit,
+        repository=args.repository,
+        environment=getattr(args, "environment", None),
+        workflow_name=args.workflow_name,
+    )
+    log = configure_logging(
+        args.log_format,
+        stage=stage.name,
+        environment=inputs.environment,
+        pipeline=inputs.pipeline,
+        commit=inputs.commit[:12],
+    )
+    started = datetime.now(UTC)
+    try:
+        check_inputs(inputs)
+    except StageError as error:
+        log.error("%s", error.cause)
+        return int(error.code)
+    settings = StageSettings.from_env()
+    context = StageContext(inputs=inputs, settings=settings, args=args, log=log)
+    log.info("starting %s for %s at %s", stage.name, inputs.pipeline, inputs.commit[:12])
+    status, code, cause = "Succeeded", ExitCode.OK, None
+    try:
+        stage.work(context)
+    except StageSuperseded as superseded:
+        status, code, cause = "Superseded", ExitCode.SUPERSEDED, superseded.reason
+    except StageError as error:
+        for line in error.details:
+            log.error("  %s", line)
+        status, code, cause = "Failed", error.code, error.cause
+    except KeyboardInterrupt:
+        status, code, cause = "Failed", ExitCode.INTERRUPTED, "interrupted"
+    except Exception as error:  # the one place an unexpected error becomes a one-line cause
+        log.debug("unexpected error", exc_info=True)
+        cause = f"internal error: {type(error).__name__}: {error}"
+        status, code = "Error", ExitCode.FAILED
+    finished = datetime.now(UTC)
+    elapsed = (finished - started).total_seconds()
+    _record(
+        stage,
+        inputs,
+        settings,
+        status,
+        started_at=started,
+        finished_at=finished,
+        error=cause,
+        output_keys=tuple(context.output_keys),
+    )
+    if code is ExitCode.OK:
+        log.info("%s succeeded in %.1f s", stage.name, elapsed)
+    else:
+        log.error("%s %s in %.1f s (exit %d): %s", stage.name, status.lower(), elapsed, code, cause)
+    return int(code)
