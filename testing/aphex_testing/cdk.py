@@ -26,13 +26,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from aphex_stages.cdk import AwsTarget, CdkRunner, LocalAws, assume_role, find_cdk_cli
+from aphex_stages.cdk import AwsTarget, CdkRunner, find_cdk_cli
+from aphex_stages.local.bootstrap import account_target as _account_target
+from aphex_stages.local.bootstrap import bootstrap_local as _bootstrap_local
 from aphex_stages.sample_env import SampleEnvError, find_repo_root, setup_sample_env, venv_path_env
 from aphex_testing.moto_server import MotoServer, start_moto_server
 
@@ -57,7 +58,6 @@ SAMPLE_ENVIRONMENTS: tuple[tuple[str, str], ...] = (
     ("111111111111", "us-west-2"),
     ("222222222222", "us-east-1"),
 )
-DEPLOY_ROLE = "arn:aws:iam::{account}:role/aphex-deploy"
 
 _lock = threading.Lock()
 _venv: Path | None = None
@@ -116,8 +116,7 @@ def venv_env(venv: Path, base: Mapping[str, str] | None = None) -> dict[str, str
 
 def account_target(server: MotoServer, account: str, region: str) -> AwsTarget:
     """A :class:`LocalAws` target whose calls land in ``account`` of the moto server."""
-    local = LocalAws(server.endpoint, region=region, server_log=server.log_path)
-    return assume_role(local, DEPLOY_ROLE.format(account=account), session_name="aphex-tests")
+    return _account_target(server.endpoint, account, region, server_log=server.log_path)
 
 
 def bootstrap_local(
@@ -129,16 +128,14 @@ def bootstrap_local(
     on_line: Callable[[str], None] | None = None,
 ) -> dict[tuple[str, str], AwsTarget]:
     """``cdk bootstrap`` each (account, region) in moto, in parallel; their targets."""
-    pairs = list(dict.fromkeys(environments))
-    targets = {pair: account_target(server, *pair) for pair in pairs}
-
-    def run(pair: tuple[str, str]) -> None:
-        runner = CdkRunner(target=targets[pair], cli=cli, timeout=timeout, on_line=on_line)
-        runner.bootstrap(*pair)
-
-    with ThreadPoolExecutor(max_workers=max(1, len(pairs))) as pool:
-        list(pool.map(run, pairs))
-    return targets
+    return _bootstrap_local(
+        server.endpoint,
+        environments,
+        cli=cli,
+        timeout=timeout,
+        on_line=on_line,
+        server_log=server.log_path,
+    )
 
 
 @dataclass

@@ -1,0 +1,47 @@
+"""The AWS a local run talks to: an embedded moto server, or an endpoint you give."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from aphex_stages.local.moto import start_moto_server
+
+#: Credentials moto accepts; never real ones (the machine's AWS config is hidden too).
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@dataclass(frozen=True)
+class LocalAwsEndpoint:
+    """Where the local run's AWS calls go, and the moto log if we started moto."""
+
+    endpoint: str
+    log_path: Path | None
+    region: str = "us-east-1"
+
+    def environ(self) -> dict[str, str]:
+        """Environment variables that point boto3 and the CDK CLI at this endpoint."""
+        return {
+            **LOCAL_CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+
+
+@contextlib.contextmanager
+def local_aws(endpoint: str | None, log_dir: Path) -> Iterator[LocalAwsEndpoint]:
+    """Yield `endpoint` as is, or start a moto server on a free port and stop it after."""
+    if endpoint:
+        yield LocalAwsEndpoint(endpoint=endpoint, log_path=None)
+        return
+    server = start_moto_server(log_dir=log_dir)
+    try:
+        yield LocalAwsEndpoint(endpoint=server.endpoint, log_path=server.log_path)
+    finally:
+        server.stop()

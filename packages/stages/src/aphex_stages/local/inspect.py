@@ -1,0 +1,66 @@
+"""`aphex diff` and `aphex runs` for a repository's local runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from aphex_config import ConfigError
+from aphex_stages.cluster.local import LocalCluster
+from aphex_stages.generator_settings import generator_settings_from_env
+from aphex_stages.local.session import (
+    LOCAL_BUCKET,
+    LocalPaths,
+    LocalRunError,
+    config_at,
+    resolve_commit,
+)
+
+
+def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
+    """The topology change between the live local template and the config at HEAD."""
+    from aphex_generator import diff_topology, render_workflow_template
+
+    try:
+        top, sha = resolve_commit(repo, None)
+        config = config_at(top, sha)
+    except LocalRunError as error:
+        return [f"aphex diff: {error}"], 2
+    except ConfigError as error:
+        return [str(problem) for problem in error.problems], 1
+    cluster = LocalCluster(LocalPaths.of(top).cluster, config.pipeline.namespace)
+    live = cluster.get_template(config.pipeline.name)
+    if live is None:
+        return [f"no live template yet: `aphex run --local` installs {config.pipeline.name}"], 0
+    settings = generator_settings_from_env(
+        {"APHEX_ARTIFACT_BUCKET": LOCAL_BUCKET, "APHEX_NAMESPACE": config.pipeline.namespace}
+    )
+    new = render_workflow_template(config, settings)
+    return diff_topology(live.doc, new).render_lines(), 0
+
+
+def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
+    """Answer `aphex runs` from the records kept in `.aphex/local/records/`."""
+    import boto3
+
+    from aphex_monitoring.cli import main as monitor_main
+    from aphex_stages.local.aws import local_aws
+    from aphex_stages.local.records import restore_records
+
+    try:
+        top, _sha = resolve_commit(repo, None)
+    except LocalRunError as error:
+        print(f"aphex runs: {error}")
+        return 2
+    paths = LocalPaths.of(top)
+    if not paths.records.is_dir():
+        print("no local runs yet: `aphex run --local` records them")
+        return 0
+    with local_aws(None, paths.root / "aws") as aws:
+        s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=aws.region)
+        s3.create_bucket(Bucket=LOCAL_BUCKET)
+        restore_records(s3, LOCAL_BUCKET, paths.records)
+        os.environ.update(aws.environ())
+        os.environ["APHEX_ARTIFACT_BUCKET"] = LOCAL_BUCKET
+        argv = ["runs", view, *([workflow] if workflow else []), "--output", output]
+        return monitor_main(argv)
