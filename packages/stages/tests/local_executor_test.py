@@ -1,0 +1,188 @@
+"""The local executor runs a WorkflowTemplate's DAG with real subprocesses and file locks."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aphex_stages.local.depends import DependsError, evaluate
+from aphex_stages.local.executor import LocalWorkflow
+from aphex_stages.local.workflow import TemplateNotRunnable, plan_from_template
+
+PY = sys.executable
+
+
+def container(name: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "container": {"image": "ignored", "command": [PY], "args": ["-c", code]},
+        **extra,
+    }
+
+
+def template(tasks: list[dict[str, Any]], templates: list[dict[str, Any]], **spec: Any) -> dict:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "entrypoint": "main",
+            "arguments": {"parameters": [{"name": "greeting", "value": "hello"}]},
+            "templates": [{"name": "main", "dag": {"tasks": tasks}}, *templates],
+            **spec,
+        },
+    }
+
+
+def run(doc: dict, tmp_path: Path, **kwargs: Any):
+    options: dict[str, Any] = {
+        "workflow_name": "demo-1",
+        "parameters": {},
+        "run_dir": tmp_path / "run",
+        "lock_dir": tmp_path / "locks",
+        "base_env": {"OUT": str(tmp_path)},
+    }
+    options.update(kwargs)
+    return LocalWorkflow(plan_from_template(doc), **options).run()
+
+
+def test_depends_expressions() -> None:
+    phases = {"a": "Succeeded", "b": "Failed", "c": "Skipped"}
+    assert evaluate("a.Succeeded && b.Failed", phases)
+    assert not evaluate("a.Succeeded && b.Succeeded", phases)
+    assert evaluate("(b.Succeeded || c) && !b.Succeeded", phases)
+    with pytest.raises(DependsError):
+        evaluate("a.Succeeded &&", phases)
+    with pytest.raises(DependsError):
+        evaluate("a.Exploded", phases)
+
+
+def test_parameters_reach_argv_and_env_without_a_shell(tmp_path: Path) -> None:
+    write = (
+        "import os, sys; open(os.environ['OUT'] + '/out.txt', 'w')"
+        ".write(sys.argv[1] + '|' + os.environ['WF'])"
+    )
+    task_template = container("write", write)
+    task_template["container"]["args"].append("{{workflow.parameters.greeting}}; rm -rf /")
+    task_template["container"]["env"] = [{"name": "WF", "value": "{{workflow.name}}"}]
+    doc = template([{"name": "write", "template": "write"}], [task_template])
+    result = run(doc, tmp_path)
+    assert result.phase == "Succeeded"
+    assert (tmp_path / "out.txt").read_text() == "hello; rm -rf /|demo-1"
+
+
+def test_failure_omits_dependents_and_exit_handler_sees_it(tmp_path: Path) -> None:
+    record = "import os, sys; open(os.environ['OUT'] + '/exit.txt', 'w').write(sys.argv[1])"
+    exit_template = container("exit", record)
+    exit_template["container"]["args"].append("{{workflow.status}} {{workflow.failures}}")
+    doc = template(
+        [
+            {"name": "a", "template": "ok"},
+            {"name": "b", "template": "fail", "depends": "a.Succeeded"},
+            {"name": "c", "template": "ok", "depends": "b.Succeeded"},
+            {"name": "d", "template": "ok", "depends": "a.Succeeded"},
+        ],
+        [
+            container("ok", "pass"),
+            container("fail", "import sys; print('boom: disk full'); sys.exit(6)"),
+            exit_template,
+        ],
+        onExit="exit",
+    )
+    result = run(doc, tmp_path)
+    phases = {name: state.phase for name, state in result.tasks.items()}
+    assert phases == {
+        "a": "Succeeded",
+        "b": "Failed",
+        "c": "Omitted",
+        "d": "Succeeded",
+        "on-exit": "Succeeded",
+    }
+    assert result.phase == "Failed"
+    assert result.tasks["b"].cause == "boom: disk full"
+    assert result.tasks["b"].exit_code == 6
+    exit_text = (tmp_path / "exit.txt").read_text()
+    assert exit_text.startswith("Failed [")
+    assert '"displayName": "b"' in exit_text
+    assert (tmp_path / "run" / "b.log").read_text().strip() == "boom: disk full"
+
+
+def test_independent_tasks_run_in_parallel(tmp_path: Path) -> None:
+    sleep = container("sleep", "import time; time.sleep(1.0)")
+    doc = template([{"name": f"t{i}", "template": "sleep"} for i in range(3)], [sleep])
+    started = time.monotonic()
+    assert run(doc, tmp_path, parallelism=3).phase == "Succeeded"
+    parallel = time.monotonic() - started
+    started = time.monotonic()
+    assert run(doc, tmp_path, parallelism=1).phase == "Succeeded"
+    serial = time.monotonic() - started
+    assert parallel < serial - 1.0
+
+
+def test_suspend_gate_follows_the_approver(tmp_path: Path) -> None:
+    doc = template(
+        [
+            {"name": "approve-prod", "template": "gate"},
+            {"name": "deploy-prod", "template": "ok", "depends": "approve-prod.Succeeded"},
+        ],
+        [{"name": "gate", "suspend": {}}, container("ok", "pass")],
+    )
+    asked: list[str] = []
+    approved = run(doc, tmp_path, approver=lambda task: asked.append(task) or True)
+    assert approved.tasks["deploy-prod"].phase == "Succeeded"
+    assert asked == ["approve-prod"]
+    refused = run(doc, tmp_path, approver=lambda task: False)
+    assert refused.tasks["approve-prod"].cause == "not approved"
+    assert refused.tasks["deploy-prod"].phase == "Omitted"
+    assert refused.phase == "Failed"
+
+
+def test_mutexes_hold_across_concurrent_runs(tmp_path: Path) -> None:
+    code = (
+        "import os, time; p = os.environ['OUT'] + '/inside';"
+        "assert not os.path.exists(p), 'two holders';"
+        "open(p, 'w').close(); time.sleep(0.6); os.remove(p)"
+    )
+    locked = container("deploy", code, synchronization={"mutexes": [{"name": "aphex-demo-dev"}]})
+    doc = template([{"name": "deploy-dev", "template": "deploy"}], [locked])
+    results = []
+
+    def one(index: int) -> None:
+        # Two runs of one repository share its lock folder, as two `aphex run --local` do.
+        results.append(run(doc, tmp_path, run_dir=tmp_path / f"run{index}"))
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in (1, 2)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert time.monotonic() - started >= 1.2  # the second waited for the first
+    assert [r.phase for r in results] == ["Succeeded", "Succeeded"]
+
+
+def test_superseded_stops_scheduling(tmp_path: Path) -> None:
+    doc = template(
+        [
+            {"name": "pipeline", "template": "supersede"},
+            {"name": "deploy", "template": "ok", "depends": "pipeline.Succeeded"},
+        ],
+        [container("supersede", "import sys; sys.exit(3)"), container("ok", "pass")],
+    )
+    result = run(doc, tmp_path)
+    assert result.phase == "Superseded"
+    assert result.tasks["deploy"].phase == "Omitted"
+
+
+def test_templates_the_executor_cannot_run_are_refused(tmp_path: Path) -> None:
+    doc = template(
+        [{"name": "a", "template": "ok", "dependencies": ["b"]}, {"name": "b", "template": "ok"}],
+        [container("ok", "pass")],
+    )
+    with pytest.raises(TemplateNotRunnable, match="use `depends`"):
+        plan_from_template(doc)
