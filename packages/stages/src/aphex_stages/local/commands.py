@@ -1,8 +1,10 @@
 """Find the program a container's `command` names, the way an image's PATH would.
 
-A command is looked up on PATH first (the venv that runs `aphex` comes first), then
-among the console scripts of the installed distributions, so a run works the same from
-an installed wheel, a pex or a source checkout. Nothing here knows any stage by name.
+A command is looked up on PATH (the caller's PATH first, so the application's own
+environment provides `python3`, `node` and its build tools; then the folder of the
+interpreter running `aphex`), then in the table of AphexPipeline's console scripts, which
+then run in this interpreter, so a run works the same from installed wheels, a pex or a
+source checkout. Nothing here knows what any stage does.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
+
+from aphex_stages.entrypoints import CONSOLE_SCRIPTS
 
 
 class CommandNotFound(LookupError):
@@ -19,10 +22,10 @@ class CommandNotFound(LookupError):
 
 
 def search_path(extra: list[Path] | None = None) -> str:
-    """PATH with this interpreter's bin folder and `extra` folders in front."""
+    """`extra` folders, then PATH, then this interpreter's bin folder."""
     parts = [str(path) for path in extra or []]
-    parts.append(str(Path(sys.executable).parent))
     parts.extend(os.environ.get("PATH", "").split(os.pathsep))
+    parts.append(str(Path(sys.executable).parent))
     seen: list[str] = []
     for part in parts:
         if part and part not in seen:
@@ -30,15 +33,31 @@ def search_path(extra: list[Path] | None = None) -> str:
     return os.pathsep.join(seen)
 
 
+#: Environment variable that carries this interpreter's sys.path to a launched script.
+#: The launcher removes it at once, so the script's own children (the application's
+#: build, CDK app and tests) never see AphexPipeline's packages.
+LAUNCH_PATH = "APHEX_LAUNCH_PATH"
+
+# A fixed program text: only the script name and its arguments vary, and they are argv.
+_LAUNCHER = (
+    "import os, sys; "
+    "sys.path[:0] = [p for p in os.environ.pop('APHEX_LAUNCH_PATH', '').split(os.pathsep) if p]; "
+    "from aphex_stages.local.launch import main; sys.exit(main())"
+)
+
+
+def import_path() -> str:
+    """The sys.path under which a launched script imports what this interpreter does."""
+    return os.pathsep.join(entry for entry in sys.path if entry)
+
+
 def resolve_program(name: str, path: str) -> list[str]:
     """The argv prefix that runs `name`: its file on `path`, or its console script."""
     found = shutil.which(name, path=path)
     if found:
         return [found]
-    scripts = entry_points(group="console_scripts")
-    if any(script.name == name for script in scripts):
-        return [sys.executable, "-m", "aphex_stages.local.launch", name]
+    if name in CONSOLE_SCRIPTS:
+        return [sys.executable, "-c", _LAUNCHER, name]
     raise CommandNotFound(
-        f"{name!r} is neither on PATH nor a console script of an installed package; "
-        "install the aphex packages (see README) or put the program on PATH"
+        f"{name!r} is not on PATH; install the aphex packages (see README) or put it on PATH"
     )

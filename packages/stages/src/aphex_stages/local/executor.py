@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from aphex_stages.errors import ExitCode
-from aphex_stages.local.commands import CommandNotFound, resolve_program, search_path
+from aphex_stages.local.commands import (
+    LAUNCH_PATH,
+    CommandNotFound,
+    import_path,
+    resolve_program,
+    search_path,
+)
 from aphex_stages.local.depends import evaluate
 from aphex_stages.local.expressions import UnresolvedReference, resolve_all
 from aphex_stages.local.workflow import Task, WorkflowPlan
@@ -134,6 +140,7 @@ class LocalWorkflow:
         self.reporter = reporter
         self.env = dict(base_env)
         self.env["PATH"] = search_path(extra_path)
+        self.env[LAUNCH_PATH] = import_path()
         self.scope = {f"workflow.parameters.{k}": v for k, v in plan.parameters.items()}
         self.scope.update({f"workflow.parameters.{k}": v for k, v in parameters.items()})
         self.scope.update(

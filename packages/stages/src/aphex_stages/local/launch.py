@@ -1,23 +1,22 @@
-"""`python -m aphex_stages.local.launch NAME ARGS...`: run the console script NAME."""
+"""Run AphexPipeline's console script NAME with ARGS (see `commands.resolve_program`)."""
 
 from __future__ import annotations
 
+import importlib
 import sys
-from importlib.metadata import entry_points
+
+from aphex_stages.entrypoints import CONSOLE_SCRIPTS
 
 
 def main() -> int:
-    """Load the console-script entry point named by argv[1] and run it with the rest."""
-    if len(sys.argv) < 2:
-        print("usage: python -m aphex_stages.local.launch NAME [ARGS...]", file=sys.stderr)
+    """Import the function behind console script argv[1] and run it with the rest of argv."""
+    if len(sys.argv) < 2 or sys.argv[1] not in CONSOLE_SCRIPTS:
+        print(f"usage: python -m aphex_stages.local.launch {{{','.join(CONSOLE_SCRIPTS)}}} ...")
         return 2
     name = sys.argv[1]
-    matches = [script for script in entry_points(group="console_scripts") if script.name == name]
-    if not matches:
-        print(f"no console script named {name!r}", file=sys.stderr)
-        return 2
+    module, _, function = CONSOLE_SCRIPTS[name].partition(":")
     sys.argv = [name, *sys.argv[2:]]
-    result = matches[0].load()()
+    result = getattr(importlib.import_module(module), function)()
     return int(result or 0)
 
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The main job: a local pipeline run of the bundled sample app, then self-modification.
+#
+#   build-support/local-demo.sh
+#
+# On a fresh machine it sets everything up first (Pants, the four wheels in a venv made
+# from the locked resolve, the pinned CDK CLI with `npm ci`, the sample app's venv). It
+# then copies examples/sample-app into a temporary git repository, runs
+# `aphex run --local` there, commits a config change that adds an environment, and runs
+# again: the new environment is deployed in that same run. Logs stay in the temporary
+# repository's .aphex/local/runs/ (printed at the end).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+step() { echo; echo "==> $*"; }
+
+step "set-up: Pants, the aphex packages and their locked dependencies"
+export PANTS_PANTSD="${PANTS_PANTSD:-false}"
+./pants package packages/config:dist packages/generator:dist packages/stages:dist \
+  packages/monitoring:dist >/dev/null
+./pants export --resolve=packages >/dev/null
+VENV="$(ls -d "$ROOT"/dist/export/python/virtualenvs/packages/3.11*/ | head -n 1)"
+"$VENV/bin/pip" install --quiet --no-deps --force-reinstall "$ROOT"/dist/aphex_*-py3-none-any.whl
+echo "aphex installed in $VENV"
+
+step "set-up: the pinned CDK CLI (npm ci) and the sample app's environment"
+npm ci --no-audit --no-fund --loglevel=error
+SAMPLE_VENV="$(bash build-support/setup-sample-env.sh)"
+export APHEX_CDK_CLI="$ROOT/node_modules/.bin/cdk"
+export PATH="$SAMPLE_VENV/bin:$PATH"   # the app's own python3 (aws-cdk-lib, pytest, boto3)
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/aphex-demo.XXXXXX")"
+step "the sample app as a git repository: $WORK"
+cp -R examples/sample-app/. "$WORK/"
+rm -rf "$WORK/cdk.out" "$WORK/.aphex"
+git -C "$WORK" init --quiet --initial-branch=main
+git -C "$WORK" -c user.name=aphex -c user.email=aphex@localhost add -A
+git -C "$WORK" -c user.name=aphex -c user.email=aphex@localhost commit --quiet -m "sample app"
+
+step "run 1: the pipeline for $(git -C "$WORK" rev-parse --short HEAD)"
+"$VENV/bin/aphex" run --local "$WORK" --approve all
+
+step "commit: add an environment 'qa' (depends on dev) to aphex-config.yaml"
+"$VENV/bin/python" build-support/add_environment.py "$WORK/aphex-config.yaml" qa
+git -C "$WORK" -c user.name=aphex -c user.email=aphex@localhost commit --quiet -am "add qa"
+
+step "run 2: the same single run applies the new topology and deploys qa"
+"$VENV/bin/aphex" run --local "$WORK" --approve all
+
+echo
+echo "logs of every task: $WORK/.aphex/local/runs/"
+echo "history: (cd $WORK && $VENV/bin/aphex runs list)"
