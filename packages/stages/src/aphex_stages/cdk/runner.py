@@ -35,7 +35,7 @@ from aphex_stages.cdk.errors import (
 )
 from aphex_stages.cdk.failures import parse_failure
 from aphex_stages.cdk.outputs import read_outputs_file
-from aphex_stages.cdk.process import LineCallback, ProcessResult, run_streaming
+from aphex_stages.process import LineCallback, ProcessResult, run_streaming
 
 __all__ = ["CDK_ENV", "CdkRunner", "ContextValue", "context_args", "synth_counts"]
 

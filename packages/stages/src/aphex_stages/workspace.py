@@ -1,0 +1,77 @@
+"""The commit a stage works on: its checkout and the ``aphex-config.yaml`` at its root."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from aphex_config import AphexConfig, ConfigError, parse_config
+from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.gitrepo import Checkout, clone_commit
+from aphex_stages.runner import StageContext
+
+__all__ = ["CONFIG_FILE", "Workspace", "checkout_source", "load_workspace_config", "open_workspace"]
+
+CONFIG_FILE = "aphex-config.yaml"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A checkout of the stage's commit and the configuration it holds."""
+
+    checkout: Checkout
+    config: AphexConfig
+
+    @property
+    def path(self) -> Path:
+        """The working tree."""
+        return self.checkout.path
+
+
+def load_workspace_config(root: Path) -> AphexConfig:
+    """Parse ``root/aphex-config.yaml``.
+
+    StageError(CONFIG_INVALID): the cause is the first problem, the details every problem
+    as ``file:line:col: path: message``.
+    """
+    path = Path(root) / CONFIG_FILE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise StageError(
+            ExitCode.CONFIG_INVALID,
+            f"no {CONFIG_FILE} at the root of the repository at this commit; add one",
+        ) from None
+    except OSError as error:
+        raise StageError(
+            ExitCode.CONFIG_INVALID, f"cannot read {CONFIG_FILE}: {error.strerror}"
+        ) from None
+    try:
+        return parse_config(data, source=CONFIG_FILE)
+    except ConfigError as error:
+        lines = [str(problem) for problem in error.problems] or [str(error)]
+        count = len(lines)
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        raise StageError(
+            ExitCode.CONFIG_INVALID, f"{CONFIG_FILE} is invalid: {lines[0]}{more}", details=lines
+        ) from None
+
+
+def checkout_source(context: StageContext) -> Checkout:
+    """Check out the stage's commit into a fresh directory under the work directory."""
+    work = context.settings.work_dir
+    work.mkdir(parents=True, exist_ok=True)
+    dest = Path(tempfile.mkdtemp(prefix="source-", dir=work))
+    inputs = context.inputs
+    checkout = clone_commit(inputs.repository, inputs.commit, dest, log=context.log)
+    context.log.info(
+        "checked out %s at %s in %.1f s", inputs.repository, inputs.commit[:12], checkout.seconds
+    )
+    return checkout
+
+
+def open_workspace(context: StageContext) -> Workspace:
+    """Check out the stage's commit and load its configuration."""
+    checkout = checkout_source(context)
+    return Workspace(checkout=checkout, config=load_workspace_config(checkout.path))

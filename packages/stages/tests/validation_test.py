@@ -1,0 +1,235 @@
+"""The validation stage against real git repositories, a real moto server and the real toolchain.
+
+STS is moto over HTTP. The "role cannot be assumed" case runs a moto server of its own
+with IAM enforcement on (``INITIAL_NO_AUTH_ACTION_COUNT``): the caller is an IAM user
+whose policy allows ``sts:AssumeRole`` on the dev role only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from aphex_stages.stages import validation
+from aphex_stages.stages.validation import (
+    check_cdk_files,
+    check_toolchain,
+    command_program,
+)
+from aphex_testing import pytest_plugin
+from aphex_testing.gitrepos import config_yaml, make_remote, sample_files
+from aphex_testing.moto_server import start_moto_server
+
+aws_env = pytest_plugin.aws_env
+moto_server = pytest_plugin.moto_server
+unique_name = pytest_plugin.unique_name
+
+CDK_PIN = json.loads((Path(__file__).resolve().parents[3] / "package.json").read_text())[
+    "devDependencies"
+]["aws-cdk"]
+TWO_ENVS = [
+    {"name": "dev", "account": "111111111111", "region": "us-east-1", "stacks": [{"name": "A"}]},
+    {
+        "name": "prod",
+        "account": "222222222222",
+        "region": "eu-west-1",
+        "stacks": [{"name": "A"}],
+        "role_arn": "arn:aws:iam::222222222222:role/deployer",
+        "tests": {"commands": ["pytest -q tests/smoke"]},
+    },
+]
+
+
+@pytest.fixture()
+def stage_env(aws_env, monkeypatch, tmp_path, unique_name):
+    bucket = unique_name("val")
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    monkeypatch.setenv("APHEX_ARTIFACT_BUCKET", bucket)
+    monkeypatch.setenv("APHEX_WORK_DIR", str(tmp_path / "work"))
+    for variable in ("APHEX_WORKFLOW_NAME", "APHEX_GIT_TOKEN_FILE", "APHEX_CDK_CLI"):
+        monkeypatch.delenv(variable, raising=False)
+    return aws_env
+
+
+def good_files(**overrides):
+    files = sample_files(
+        config_yaml(
+            commands=["sh bin/build.sh", ("python3", "-m", "compileall", "-q", "src")],
+            environments=TWO_ENVS,
+        ),
+        **{"package.json": json.dumps({"devDependencies": {"aws-cdk": CDK_PIN}})},
+        **{"cdk.context.json": "{}\n"},
+    )
+    files.update(overrides)
+    return files
+
+
+def run(capsys, remote) -> tuple[int, str]:
+    code = validation.main(
+        ["--pipeline", "demo", "--commit", remote.sha, "--repository", remote.url]
+    )
+    return code, capsys.readouterr().err
+
+
+def test_a_good_repository_passes(tmp_path, capsys, stage_env, monkeypatch):
+    # pytest, named by prod's test command, must be on PATH: it is, beside this interpreter.
+    remote = make_remote(tmp_path / "origin", good_files())
+    code, log = run(capsys, remote)
+    assert code == 0, log
+    assert "can assume arn:aws:iam::111111111111:role/aphex-deploy" in log
+    assert "can assume arn:aws:iam::222222222222:role/deployer" in log
+    assert "validation passed" in log
+
+
+def test_every_problem_is_reported_at_once(tmp_path, capsys, stage_env):
+    files = good_files(
+        **{
+            "aphex-config.yaml": config_yaml(
+                commands=[
+                    ("no-such-compiler-aphex", "--all"),
+                    "CI=1 missing-linter-aphex --fix && echo ok",
+                    "cd src && make",  # a shell builtin first: not checkable, not a problem
+                    "if true; then echo 'unterminated; fi",
+                ],
+                environments=[
+                    {**TWO_ENVS[0], "tests": {"commands": [["absent-test-runner", "x"]]}},
+                ],
+            ),
+            "cdk.json": json.dumps({"context": {}}),
+            "cdk.context.json": "{not json",
+            "package.json": json.dumps({"devDependencies": {"aws-cdk": "2.0.0"}}),
+        }
+    )
+    remote = make_remote(tmp_path / "origin", files)
+    code, log = run(capsys, remote)
+    assert code == 12, log
+    assert "7 problems:" in log
+    expected = [
+        "build command 1 `no-such-compiler-aphex --all`: `no-such-compiler-aphex` is not on PATH",
+        "build command 2 `CI=1 missing-linter-aphex --fix && echo ok`: `missing-linter-aphex`",
+        "environment dev: test command 1 `absent-test-runner x`: `absent-test-runner` is not",
+        "build command 4 `if true; then echo 'unterminated; fi`: shell syntax error:",
+        'cdk.json has no "app"',
+        "cdk.context.json is not valid JSON",
+        "does not match the aws-cdk pin '2.0.0' of package.json",
+    ]
+    for text in expected:
+        assert text in log, text
+    assert "`cd`" not in log
+
+
+def test_invalid_config_is_exit_4_and_still_reports_the_other_problems(tmp_path, capsys, stage_env):
+    bad = config_yaml().replace('"111111111111"', '"1234"')
+    remote = make_remote(
+        tmp_path / "origin", sample_files(bad, **{"cdk.json": json.dumps({"app": ""})})
+    )
+    code, log = run(capsys, remote)
+    assert code == 4, log
+    assert "aphex-config.yaml:" in log and "environments[0].account" in log
+    assert "and 1 other problems" in log
+    assert 'cdk.json has no "app"' in log
+
+
+def test_a_role_that_cannot_be_assumed(tmp_path, capsys, monkeypatch):
+    # Three unauthenticated calls set up an IAM user; from then on moto enforces IAM.
+    monkeypatch.setenv("INITIAL_NO_AUTH_ACTION_COUNT", "3")
+    server = start_moto_server(log_dir=tmp_path / "moto")
+    monkeypatch.delenv("INITIAL_NO_AUTH_ACTION_COUNT")
+    try:
+        pytest_plugin.apply_aws_env(monkeypatch, server.endpoint)
+        iam = boto3.client("iam")
+        iam.create_user(UserName="pipeline")
+        key = iam.create_access_key(UserName="pipeline")["AccessKey"]
+        iam.put_user_policy(
+            UserName="pipeline",
+            PolicyName="assume-dev-only",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Resource": "arn:aws:iam::111111111111:role/aphex-deploy",
+                        }
+                    ],
+                }
+            ),
+        )
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
+        monkeypatch.delenv("APHEX_ARTIFACT_BUCKET", raising=False)
+        monkeypatch.setenv("APHEX_WORK_DIR", str(tmp_path / "work"))
+        remote = make_remote(tmp_path / "origin", good_files())
+        code, log = run(capsys, remote)
+    finally:
+        server.stop()
+    assert code == 12, log
+    assert (
+        "1 problem: environment prod: cannot assume arn:aws:iam::222222222222:role/deployer" in log
+    )
+    assert "AccessDenied" in log
+    assert "can assume arn:aws:iam::111111111111:role/aphex-deploy" in log
+
+
+def test_unusable_credentials_are_one_problem(tmp_path, capsys, stage_env, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:9")  # nothing listens on port 9
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.delenv("APHEX_ARTIFACT_BUCKET")
+    remote = make_remote(tmp_path / "origin", good_files())
+    code, log = run(capsys, remote)
+    assert code == 12, log
+    assert "AWS credentials: sts:GetCallerIdentity failed" in log
+    assert "deploy roles not checked" in log
+
+
+# -- the checks one by one ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "program"),
+    [
+        (("npm", "ci"), "npm"),
+        ("make build", "make"),
+        ("FOO=1 BAR='a b' ./gradlew build", "./gradlew"),
+        ("cd app && npm ci", None),
+        ("(cd app; make)", None),
+        ("# only a comment", None),
+        ("npm&&make", "npm"),
+        ("export X=1; make", None),
+    ],
+)
+def test_command_program(command, program):
+    assert command_program(command) == program
+
+
+def test_command_program_rejects_broken_quoting():
+    with pytest.raises(ValueError):
+        command_program("'unterminated")
+
+
+def test_cdk_files(tmp_path):
+    assert check_cdk_files(tmp_path) == [
+        "cdk.json is missing at the repository root; the CDK app cannot be run"
+    ]
+    (tmp_path / "cdk.json").write_text('{"app": "python3 app.py"}')
+    assert check_cdk_files(tmp_path) == []
+    (tmp_path / "cdk.json").write_text("[]")
+    assert check_cdk_files(tmp_path) == ["cdk.json is not a JSON object"]
+
+
+def test_toolchain_without_node_on_path(tmp_path):
+    problems = check_toolchain(tmp_path, environ={"PATH": str(tmp_path)})
+    assert problems[0].startswith("node is not on PATH (the CDK CLI needs node >= 18.0.0)")
+    assert problems[1].startswith("npm is not on PATH")
+    assert "--version` failed" in problems[2]  # the CDK CLI is found but cannot start
+
+
+def test_toolchain_pin_ranges(tmp_path):
+    (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"aws-cdk": "^2.1000.0"}}))
+    assert check_toolchain(tmp_path) == []
+    (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"aws-cdk": "~2.1000.0"}}))
+    assert "does not match the aws-cdk pin" in check_toolchain(tmp_path)[0]
