@@ -48,9 +48,7 @@ class Cluster(Protocol):
         """Validate a create (version None) or replace as the server would; store nothing."""
         ...
 
-    def apply_template(
-        self, doc: Mapping[str, Any], resource_version: str | None
-    ) -> LiveTemplate:
+    def apply_template(self, doc: Mapping[str, Any], resource_version: str | None) -> LiveTemplate:
         """Create (version None) or replace the template; ClusterConflict if the version is stale."""
         ...
 

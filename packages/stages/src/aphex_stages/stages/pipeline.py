@@ -1,0 +1,72 @@
+"""``aphex-stage-pipeline``: the pipeline updates itself from the commit it runs.
+
+1. checks out exactly the commit and loads its ``aphex-config.yaml``;
+2. deploys the pipeline's own CDK app when ``APHEX_INFRA_APP`` is set (skipped otherwise);
+3. regenerates the WorkflowTemplate from the config, with every other setting taken from
+   the pod's environment variables (never from the commit), validates it, has the cluster
+   dry-run it and applies it with the ``resourceVersion`` it read (``selfupdate``);
+4. when the topology changed, submits this commit again on the new template (once per
+   commit) and ends this run as superseded (exit 3), before any environment deploys.
+
+The cluster is Kubernetes (in-cluster, kubeconfig or ``APHEX_KUBE_HOST``) unless
+``APHEX_CLUSTER=local:<dir>`` selects the local one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from aphex_config import AphexConfig
+from aphex_stages.cluster import ClusterError, cluster_from_env
+from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.generator_settings import generator_settings_from_env
+from aphex_stages.inputs import StageInputs
+from aphex_stages.runner import Stage, StageContext
+from aphex_stages.selfupdate import restart_if_topology_changed, update_template
+from aphex_stages.workspace import open_workspace
+
+__all__ = ["INFRA_APP_ENV", "main", "stage"]
+
+#: Set (by the installation) when the pipeline's own CDK app is to be deployed by this stage.
+INFRA_APP_ENV = "APHEX_INFRA_APP"
+
+
+def _deploy_infra(config: AphexConfig, inputs: StageInputs, log: logging.Logger) -> None:
+    if not os.environ.get(INFRA_APP_ENV):
+        log.info("%s is not set: not deploying the pipeline's own CDK app", INFRA_APP_ENV)
+        return
+    from aphex_stages.infra_deploy import deploy_pipeline_infra
+
+    deploy_pipeline_infra(config, inputs, log)
+
+
+def _work(context: StageContext) -> None:
+    inputs, log = context.inputs, context.log
+    context.settings.require_bucket()  # the template names it; never regenerate a default
+    config = open_workspace(context).config
+    if config.pipeline.name != inputs.pipeline:
+        raise StageError(
+            ExitCode.CONFIG_INVALID,
+            f"aphex-config.yaml at {inputs.commit[:12]} names pipeline "
+            f"{config.pipeline.name!r}, but this is pipeline {inputs.pipeline!r}; a pipeline "
+            "cannot rename itself: install the new name separately",
+        )
+    _deploy_infra(config, inputs, log)
+    settings = generator_settings_from_env()
+    namespace = settings.namespace or config.pipeline.namespace
+    try:
+        cluster = cluster_from_env(namespace)
+    except ClusterError as error:
+        raise StageError(ExitCode.CLUSTER_FAILED, str(error)) from error
+    update = update_template(cluster, config, settings, log=log)
+    restart_if_topology_changed(cluster, update, inputs, config.pipeline.name, log=log)
+
+
+stage = Stage(
+    name="pipeline",
+    description="Deploy the pipeline's own infrastructure, regenerate and apply its "
+    "WorkflowTemplate, and restart the run when the topology changed.",
+    work=_work,
+)
+main = stage.main
