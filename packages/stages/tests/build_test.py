@@ -28,16 +28,8 @@ aws_env = pytest_plugin.aws_env
 moto_server = pytest_plugin.moto_server
 unique_name = pytest_plugin.unique_name
 
-ROOT = Path(__file__).resolve().parents[3]
-PYTHONPATH = os.pathsep.join(
-    str(ROOT / p)
-    for p in (
-        "packages/config/src",
-        "packages/stages/src",
-        "packages/monitoring/src",
-        "testing",
-    )
-)
+# A child interpreter imports what this test process does (sources, pex or venv alike).
+PYTHONPATH = os.pathsep.join(entry for entry in sys.path if entry)
 TOKEN = "ghp_" + "Q" * 8 + "buildT0kenValue1234"
 BUILD_COMMANDS = (
     "sh bin/build.sh",
@@ -275,12 +267,12 @@ def test_builder_stages_do_not_import_deployer_dependencies():
         [sys.executable, "-c", code],
         env={
             **os.environ,
-            "PYTHONPATH": PYTHONPATH + os.pathsep + str(ROOT / "packages/generator/src"),
+            "PYTHONPATH": PYTHONPATH,
         },
         capture_output=True,
         text=True,
-        check=True,
     )
+    assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
 
 

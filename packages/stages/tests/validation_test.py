@@ -20,6 +20,7 @@ from aphex_stages.stages.validation import (
     command_program,
 )
 from aphex_testing import pytest_plugin
+from aphex_testing.cdk import ensure_cdk_cli
 from aphex_testing.gitrepos import config_yaml, make_remote, sample_files
 from aphex_testing.moto_server import start_moto_server
 
@@ -49,8 +50,10 @@ def stage_env(aws_env, monkeypatch, tmp_path, unique_name):
     boto3.client("s3").create_bucket(Bucket=bucket)
     monkeypatch.setenv("APHEX_ARTIFACT_BUCKET", bucket)
     monkeypatch.setenv("APHEX_WORK_DIR", str(tmp_path / "work"))
-    for variable in ("APHEX_WORKFLOW_NAME", "APHEX_GIT_TOKEN_FILE", "APHEX_CDK_CLI"):
+    for variable in ("APHEX_WORKFLOW_NAME", "APHEX_GIT_TOKEN_FILE"):
         monkeypatch.delenv(variable, raising=False)
+    # The pinned CLI of this checkout, found from outside any sandbox (as a pod's PATH would).
+    monkeypatch.setenv("APHEX_CDK_CLI", str(ensure_cdk_cli()))
     return aws_env
 
 
@@ -222,13 +225,15 @@ def test_cdk_files(tmp_path):
 
 
 def test_toolchain_without_node_on_path(tmp_path):
-    problems = check_toolchain(tmp_path, environ={"PATH": str(tmp_path)})
+    environ = {"PATH": str(tmp_path), "APHEX_CDK_CLI": str(ensure_cdk_cli())}
+    problems = check_toolchain(tmp_path, environ=environ)
     assert problems[0].startswith("node is not on PATH (the CDK CLI needs node >= 18.0.0)")
     assert problems[1].startswith("npm is not on PATH")
     assert "--version` failed" in problems[2]  # the CDK CLI is found but cannot start
 
 
-def test_toolchain_pin_ranges(tmp_path):
+def test_toolchain_pin_ranges(tmp_path, monkeypatch):
+    monkeypatch.setenv("APHEX_CDK_CLI", str(ensure_cdk_cli()))
     (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"aws-cdk": "^2.1000.0"}}))
     assert check_toolchain(tmp_path) == []
     (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"aws-cdk": "~2.1000.0"}}))

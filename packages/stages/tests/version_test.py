@@ -1,8 +1,7 @@
 from pathlib import Path
 
-from aphex_testing.versions import declared_version
-
 import aphex_stages
+from aphex_testing.versions import declared_version
 
 
 def test_version_matches_distribution() -> None:

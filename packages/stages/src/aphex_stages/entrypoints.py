@@ -13,7 +13,7 @@ CONSOLE_SCRIPTS: dict[str, str] = {
     "aphex-stage-build": "aphex_stages.stages.build:main",
     "aphex-stage-pipeline": "aphex_stages.stages.pipeline:main",
     "aphex-stage-environment": "aphex_stages.stages.environment:main",
-    "aphex-stage-test": "aphex_stages.stages.tests:main",
+    "aphex-stage-test": "aphex_stages.stages.post_deploy:main",
     "aphex-monitor": "aphex_monitoring.cli:main",
     "aphex-config": "aphex_config.cli:main",
     "aphex-generate": "aphex_generator.cli:main",

@@ -176,6 +176,8 @@ def run_stage(stage: Stage, argv: Sequence[str]) -> int:
     )
     if code is ExitCode.OK:
         log.info("%s succeeded in %.1f s", stage.name, elapsed)
+    elif code is ExitCode.SUPERSEDED:
+        log.info("%s superseded in %.1f s (exit %d): %s", stage.name, elapsed, code, cause)
     else:
         log.error("%s %s in %.1f s (exit %d): %s", stage.name, status.lower(), elapsed, code, cause)
     return int(code)

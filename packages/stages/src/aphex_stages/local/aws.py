@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aphex_stages.local.moto import start_moto_server
 
@@ -21,6 +22,18 @@ class LocalAwsEndpoint:
     endpoint: str
     log_path: Path | None
     region: str = "us-east-1"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for `service` at this endpoint, with the local credentials."""
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def environ(self) -> dict[str, str]:
         """Environment variables that point boto3 and the CDK CLI at this endpoint."""

@@ -41,8 +41,6 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
 
 def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
     """Answer `aphex runs` from the records kept in `.aphex/local/records/`."""
-    import boto3
-
     from aphex_monitoring.cli import main as monitor_main
     from aphex_stages.local.aws import local_aws
     from aphex_stages.local.records import restore_records
@@ -57,7 +55,7 @@ def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
         print("no local runs yet: `aphex run --local` records them")
         return 0
     with local_aws(None, paths.root / "aws") as aws:
-        s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=aws.region)
+        s3 = aws.client("s3")
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restore_records(s3, LOCAL_BUCKET, paths.records)
         os.environ.update(aws.environ())

@@ -149,16 +149,15 @@ class LocalRun:
                 "APHEX_NAMESPACE": self.config.pipeline.namespace,
                 "APHEX_CLUSTER": f"local:{self.paths.cluster}",
                 "APHEX_CDK_CLI": str(cdk_cli),
+                "APHEX_LOCAL_AWS_LOG": str(aws.log_path or ""),
                 "PYTHONUNBUFFERED": "1",
             }
         )
         return env
 
     def _install(self, aws: LocalAwsEndpoint, env: dict[str, str], cdk_cli: Path) -> None:
-        import boto3
-
         started = time.monotonic()
-        s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=aws.region)
+        s3 = aws.client("s3")
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         pairs = [(e.account, e.region) for e in self.config.environments]
@@ -270,39 +269,34 @@ class LocalRun:
         return 0 if final.phase == "Succeeded" else 1
 
     def _save_records(self, aws: LocalAwsEndpoint) -> None:
-        import boto3
-
-        s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=aws.region)
+        s3 = aws.client("s3")
         try:
             save_records(s3, LOCAL_BUCKET, self.paths.records)
         except Exception as error:  # records are a convenience; never fail the run on them
             self.say(f"  warning: could not save run records: {error}")
 
     def _outputs(self, aws: LocalAwsEndpoint) -> dict[str, dict[str, dict[str, Any]]]:
-        """Each environment's stack outputs as the environment stage uploaded them."""
+        """Each environment's stack outputs, as its environment stage stored them."""
         import json
 
-        import boto3
+        from aphex_stages.artifact import ArtifactLocation
+        from aphex_stages.deploy import outputs_name, read_beside
+        from aphex_stages.errors import StageError
 
-        s3 = boto3.client("s3", endpoint_url=aws.endpoint, region_name=aws.region)
+        s3 = aws.client("s3")
         outputs: dict[str, dict[str, dict[str, Any]]] = {}
         try:
-            latest = json.loads(
-                s3.get_object(Bucket=LOCAL_BUCKET, Key=f"{self.pipeline}/{self.sha}/latest.json")[
-                    "Body"
-                ].read()
-            )
-            prefix = str(latest.get("prefix", "")).rstrip("/")
-        except Exception:
-            return outputs
+            location = ArtifactLocation.from_latest(s3, LOCAL_BUCKET, self.pipeline, self.sha)
+        except StageError:
+            return outputs  # the build never uploaded: nothing was deployed
         for environment in self.config.environments:
             try:
-                body = s3.get_object(
-                    Bucket=LOCAL_BUCKET, Key=f"{prefix}/outputs/{environment.name}.json"
-                )["Body"].read()
-                outputs[environment.name] = json.loads(body)
-            except Exception:
-                continue
+                data = read_beside(
+                    s3, LOCAL_BUCKET, location, outputs_name(environment.name), missing="none"
+                )
+            except StageError:
+                continue  # not deployed in this run
+            outputs[environment.name] = json.loads(data)
         return outputs
 
 

@@ -1,0 +1,435 @@
+"""The environment stage's core: deploy one environment of a built commit (no cluster needed).
+
+    job = EnvironmentJob(pipeline="shop", commit=sha, environment="dev", bucket="artifacts",
+                         work_dir=Path("/tmp/work"))
+    result = deploy_environment(job, on_line=print)
+    result.outputs          # {"StorageStack": {"BucketName": ...}, ...}
+
+The steps: download the commit's artifact and verify it; load ``aphex-config.yaml`` from
+its tree; assume the environment's role; synthesize the CDK app once, in the tree, with
+the context ``account``, ``region``, ``environment`` and the environment's ``context``;
+deploy the configured stacks in order from that one assembly; store the outputs beside
+the artifact as ``outputs/<environment>.json``.
+
+:func:`fetch_environment` and :func:`environment_target` are shared with the test stage.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from aphex_config import AphexConfig, Environment
+from aphex_monitoring.secrets import register_secret
+from aphex_stages.artifact import ArtifactLocation, download_artifact, s3_client, upload_beside
+from aphex_stages.cdk import (
+    AwsTarget,
+    CdkCliNotFoundError,
+    CdkDeployError,
+    CdkError,
+    CdkRunner,
+    CdkTimeoutError,
+    CloudAssembly,
+    ContextValue,
+    LocalAws,
+    MissingContextError,
+    assume_role,
+)
+from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.workspace import load_workspace_config
+
+if TYPE_CHECKING:
+    from aphex_stages.runner import StageContext
+
+__all__ = [
+    "DEFAULT_DEPLOY_TIMEOUT",
+    "DEPLOY_TIMEOUT_ENV",
+    "LOCAL_AWS_LOG_ENV",
+    "SYNTH_TIMEOUT",
+    "DeployResult",
+    "EnvironmentJob",
+    "FetchedEnvironment",
+    "base_target",
+    "deploy_environment",
+    "environment_target",
+    "fetch_environment",
+    "outputs_name",
+    "read_beside",
+    "seconds_from_env",
+    "session_name",
+    "store_beside",
+    "synth_context",
+]
+
+DEFAULT_DEPLOY_TIMEOUT = 30 * 60.0
+DEPLOY_TIMEOUT_ENV = "APHEX_DEPLOY_TIMEOUT_SECONDS"
+SYNTH_TIMEOUT = 15 * 60.0
+LOCAL_AWS_LOG_ENV = "APHEX_LOCAL_AWS_LOG"  # the local AWS server's log, named in failures
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+_RESERVED_CONTEXT = ("account", "region", "environment")
+_TAIL = 20
+_BESIDE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+_log = logging.getLogger("aphex.deploy")
+
+
+@dataclass(frozen=True)
+class EnvironmentJob:
+    """One environment of one built commit, and where a stage may write."""
+
+    pipeline: str
+    commit: str
+    environment: str
+    bucket: str
+    work_dir: Path
+
+    @classmethod
+    def from_stage(cls, context: StageContext) -> EnvironmentJob:
+        """The job of a stage run with ``--environment`` (the bucket from its settings)."""
+        environment = context.inputs.environment
+        if environment is None:
+            raise StageError(ExitCode.USAGE, "--environment is required")
+        return cls(
+            pipeline=context.inputs.pipeline,
+            commit=context.inputs.commit,
+            environment=environment,
+            bucket=context.settings.require_bucket(),
+            work_dir=context.settings.work_dir,
+        )
+
+
+@dataclass(frozen=True)
+class FetchedEnvironment:
+    """The verified artifact tree, its config, the environment picked from it and a fresh
+    directory (``scratch``) for what the stage writes."""
+
+    tree: Path
+    scratch: Path
+    config: AphexConfig
+    env: Environment
+    location: ArtifactLocation
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    """What a deployment did: the outputs, where they went, and how long each step took."""
+
+    environment: str
+    stacks: tuple[str, ...]
+    outputs: dict[str, dict[str, str]]
+    outputs_file: Path
+    outputs_key: str
+    synth_count: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        """``Stack.OutputKey`` of every output, in deploy order."""
+        return tuple(f"{stack}.{key}" for stack, values in self.outputs.items() for key in values)
+
+
+def outputs_name(environment: str) -> str:
+    """Name of an environment's outputs beside the artifact: ``outputs/<environment>.json``."""
+    return f"outputs/{environment}.json"
+
+
+def session_name(pipeline: str, commit: str) -> str:
+    """``aphex-<pipeline>-<sha7>``, the pipeline cut so that the name fits STS's 64 characters."""
+    sha = commit[:7]
+    room = 64 - len("aphex--") - len(sha)
+    return f"aphex-{pipeline[:room].rstrip('-')}-{sha}"
+
+
+def seconds_from_env(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds from ``$name``, else ``default``; StageError(USAGE) if bad."""
+    raw = (os.environ if environ is None else environ).get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise StageError(
+            ExitCode.USAGE, f"{name} must be a positive number of seconds, got {raw!r}"
+        )
+    return value
+
+
+def base_target(region: str, environ: Mapping[str, str] | None = None) -> AwsTarget:
+    """``LocalAws`` when ``AWS_ENDPOINT_URL`` is a localhost URL (a moto server), else real AWS."""
+    env = os.environ if environ is None else environ
+    endpoint = (env.get("AWS_ENDPOINT_URL") or "").strip()
+    parts = urlsplit(endpoint)
+    if not endpoint or parts.hostname not in _LOCAL_HOSTS:
+        return AwsTarget(region=region)
+    # moto recognises path-style S3 URLs only when the host says localhost.
+    netloc = "localhost" + (f":{parts.port}" if parts.port else "")
+    local = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    log = env.get(LOCAL_AWS_LOG_ENV)
+    return LocalAws(local, region=region, server_log=Path(log) if log else None)
+
+
+def environment_target(job: EnvironmentJob, env: Environment) -> AwsTarget:
+    """The environment's target with credentials of its role (``env.effective_role_arn``)."""
+    role = env.effective_role_arn
+    base = base_target(env.region)
+    try:
+        target = assume_role(base, role, session_name=session_name(job.pipeline, job.commit))
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        cause = f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
+    except BotoCoreError as error:
+        cause = str(error)
+    else:
+        if target.credentials is not None:  # keep them out of every log line
+            register_secret(target.credentials.secret_access_key)
+            register_secret(target.credentials.session_token)
+        return target
+    raise StageError(
+        ExitCode.AWS_FAILED,
+        f"cannot assume {role} for {env.name} ({base.describe()}): {cause}",
+    )
+
+
+def _beside_key(location: ArtifactLocation, path: str) -> str:
+    parts = path.split("/")
+    if not all(_BESIDE_PART.fullmatch(part) for part in parts):
+        raise ValueError(f"invalid path beside the artifact: {path!r}")
+    return location.key(path)
+
+
+def store_beside(
+    s3: Any,
+    bucket: str,
+    location: ArtifactLocation,
+    path: str,
+    data: bytes,
+    *,
+    content_type: str = "application/json",
+) -> str:
+    """Store ``data`` at ``path`` (``outputs/dev.json``) beside the artifact; return its key."""
+    if "/" not in path:
+        return upload_beside(s3, bucket, location, path, data, content_type=content_type)
+    key = _beside_key(location, path)
+    with _aws(f"uploading s3://{bucket}/{key}"):
+        s3.put_object(
+            Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256", ContentType=content_type
+        )
+    return key
+
+
+def read_beside(
+    s3: Any, bucket: str, location: ArtifactLocation, path: str, *, missing: str
+) -> bytes:
+    """The object at ``path`` beside the artifact; StageError(ARTIFACT_INVALID, missing) if absent."""
+    key = _beside_key(location, path)
+    with _aws(f"reading s3://{bucket}/{key}"):
+        try:
+            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                raise StageError(
+                    ExitCode.ARTIFACT_INVALID, f"{missing} (s3://{bucket}/{key})"
+                ) from None
+            raise
+    return body
+
+
+@contextlib.contextmanager
+def _aws(what: str) -> Iterator[None]:
+    """botocore failures (after boto3's retries) as StageError(AWS_FAILED)."""
+    try:
+        yield
+    except ClientError as error:
+        info = error.response.get("Error", {})
+        cause = f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
+        raise StageError(ExitCode.AWS_FAILED, f"{what} failed: {cause}") from None
+    except BotoCoreError as error:
+        raise StageError(ExitCode.AWS_FAILED, f"{what} failed: {error}") from None
+
+
+def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
+    """Download and verify the commit's artifact, load its config, pick the environment."""
+    location = ArtifactLocation.from_latest(s3, job.bucket, job.pipeline, job.commit)
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f"{job.environment}-", dir=job.work_dir))
+    tree = download_artifact(s3, job.bucket, job.pipeline, job.commit, scratch / "artifact")
+    config = load_workspace_config(tree)
+    try:
+        env = config.environment(job.environment)
+    except KeyError:
+        known = ", ".join(e.name for e in config.environments)
+        raise StageError(
+            ExitCode.CONFIG_INVALID,
+            f"environment {job.environment!r} is not in aphex-config.yaml at {job.commit[:12]}"
+            f" (it has: {known})",
+        ) from None
+    return FetchedEnvironment(tree=tree, scratch=scratch, config=config, env=env, location=location)
+
+
+def synth_context(env: Environment) -> dict[str, ContextValue]:
+    """The environment's ``context`` plus ``account``, ``region`` and ``environment`` (these win)."""
+    context: dict[str, ContextValue] = dict(env.context)
+    overridden = sorted(key for key in _RESERVED_CONTEXT if key in context)
+    if overridden:
+        _log.warning("context %s of %s is set by the pipeline", ", ".join(overridden), env.name)
+    context.update({"account": env.account, "region": env.region, "environment": env.name})
+    return context
+
+
+def _tail(lines: tuple[str, ...]) -> list[str]:
+    return [line for line in lines if line.strip()][-_TAIL:]
+
+
+def _synth(
+    runner: CdkRunner, fetched: FetchedEnvironment, out: Path, timeout: float
+) -> CloudAssembly:
+    env = fetched.env
+    try:
+        assembly = runner.synth(fetched.tree, out, synth_context(env), timeout=timeout)
+    except CdkTimeoutError as error:
+        raise StageError(
+            ExitCode.TIMEOUT,
+            f"cdk synth for {env.name} did not finish within {timeout:g} s",
+            details=_tail(error.output),
+        ) from None
+    except MissingContextError as error:
+        raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
+    except CdkError as error:
+        output = getattr(error, "output", ())
+        raise StageError(ExitCode.DEPLOY_FAILED, str(error), details=_tail(output)) from None
+    missing = [stack.name for stack in env.stacks if stack.name not in assembly.stack_names]
+    if missing:
+        raise StageError(
+            ExitCode.DEPLOY_FAILED,
+            f"the CDK app has no stack {', '.join(missing)} for {env.name}"
+            f" (it has: {', '.join(assembly.stack_names) or 'none'})",
+        )
+    return assembly
+
+
+def _deploy_failure(error: CdkDeployError, runner: CdkRunner, timeout: float) -> StageError:
+    done = ", ".join(error.outputs) or "none"
+    details = [f"deployed before it: {done}", *_tail(error.output)]
+    if error.timed_out:
+        if runner.target.is_local:
+            hint = (
+                "against local AWS a Lambda-backed custom resource never completes;"
+                f" {runner.target.describe()}"
+            )
+        else:
+            hint = "look for a custom resource or a resource waiting on a signal in its events"
+        return StageError(
+            ExitCode.TIMEOUT,
+            f"{error.stack} did not finish deploying within the deploy timeout of {timeout:g} s"
+            f" ({DEPLOY_TIMEOUT_ENV}); {hint}",
+            details=details,
+        )
+    reason = error.reason or str(error)
+    where = f" [{runner.target.describe()}]" if runner.target.is_local else ""
+    return StageError(ExitCode.DEPLOY_FAILED, f"{error.stack} failed: {reason}{where}", details)
+
+
+def _deploy(
+    runner: CdkRunner,
+    assembly: CloudAssembly,
+    stacks: tuple[str, ...],
+    outputs_file: Path,
+    deadline: float,
+    timeout: float,
+) -> dict[str, dict[str, str]]:
+    """Deploy ``stacks`` in order from ``assembly``, all within one deadline."""
+    outputs: dict[str, dict[str, str]] = {}
+    for stack in stacks:
+        remaining = max(1.0, deadline - time.monotonic())
+        scratch = outputs_file.with_name(f".{stack}.outputs.json")
+        try:
+            done = runner.deploy(assembly.directory, [stack], scratch, timeout=remaining)
+        except CdkDeployError as error:
+            error.outputs = {**outputs, **error.outputs}
+            _write_outputs(outputs_file, error.outputs)
+            raise _deploy_failure(error, runner, timeout) from None
+        except CdkError as error:
+            raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
+        outputs.update(done)
+        _write_outputs(outputs_file, outputs)
+    return outputs
+
+
+def _write_outputs(path: Path, outputs: Mapping[str, Mapping[str, str]]) -> bytes:
+    data = (json.dumps(outputs, indent=2) + "\n").encode("utf-8")
+    path.write_bytes(data)
+    return data
+
+
+def deploy_environment(
+    job: EnvironmentJob,
+    *,
+    s3: Any | None = None,
+    cli: str | os.PathLike[str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+    timeout: float | None = None,
+    log: logging.Logger | None = None,
+) -> DeployResult:
+    """Deploy ``job.environment`` of ``job.commit``; raise StageError on any failure.
+
+    ``timeout`` (default ``$APHEX_DEPLOY_TIMEOUT_SECONDS`` or 30 min) bounds the deploys of
+    all stacks together; synth has its own limit (:data:`SYNTH_TIMEOUT`). ``cli`` is the
+    ``cdk`` executable (default: the pinned one).
+    """
+    log = log or _log
+    s3 = s3 if s3 is not None else s3_client()
+    budget = (
+        timeout
+        if timeout is not None
+        else seconds_from_env(DEPLOY_TIMEOUT_ENV, DEFAULT_DEPLOY_TIMEOUT)
+    )
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    fetched = fetch_environment(job, s3)
+    env = fetched.env
+    stacks = tuple(stack.name for stack in env.stacks)
+    timings["fetch"] = time.monotonic() - started
+    mark = time.monotonic()
+    target = environment_target(job, env)
+    timings["assume_role"] = time.monotonic() - mark
+    log.info(
+        "deploying %s to %s/%s (%s)", ", ".join(stacks), env.account, env.region, target.describe()
+    )
+    try:
+        runner = CdkRunner(target=target, cli=cli, on_line=on_line, timeout=SYNTH_TIMEOUT)
+    except CdkCliNotFoundError as error:
+        raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
+    mark = time.monotonic()
+    assembly = _synth(runner, fetched, fetched.scratch / "cdk.out", SYNTH_TIMEOUT)
+    timings["synth"] = time.monotonic() - mark
+    mark = time.monotonic()
+    deadline = mark + budget
+    outputs_file = fetched.scratch / "outputs.json"
+    outputs = _deploy(runner, assembly, stacks, outputs_file, deadline, budget)
+    timings["deploy"] = time.monotonic() - mark
+    data = _write_outputs(outputs_file, outputs)
+    key = store_beside(s3, job.bucket, fetched.location, outputs_name(env.name), data)
+    timings["total"] = time.monotonic() - started
+    return DeployResult(
+        environment=env.name,
+        stacks=stacks,
+        outputs=outputs,
+        outputs_file=outputs_file,
+        outputs_key=key,
+        synth_count=runner.synth_count,
+        timings=timings,
+    )

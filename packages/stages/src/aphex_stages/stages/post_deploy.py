@@ -1,0 +1,33 @@
+"""``aphex-stage-test``: run an environment's post-deployment tests against its stack outputs.
+
+The work is :func:`aphex_stages.testrun.run_environment_tests`; this module only wires it
+into the stage skeleton.
+"""
+
+from __future__ import annotations
+
+from aphex_stages.deploy import EnvironmentJob
+from aphex_stages.runner import Stage, StageContext
+from aphex_stages.testrun import run_environment_tests
+
+__all__ = ["main", "stage"]
+
+
+def _work(context: StageContext) -> None:
+    run = run_environment_tests(
+        EnvironmentJob.from_stage(context),
+        on_line=lambda line: context.log.info("  | %s", line),
+        log=context.log,
+    )
+    context.output_keys.extend(run.stored)
+    if run.outcomes:
+        context.log.info("%d test command(s) passed", len(run.outcomes))
+
+
+stage = Stage(
+    name="test",
+    description="Run an environment's post-deployment test commands with its stack outputs.",
+    work=_work,
+    needs_environment=True,
+)
+main = stage.main
