@@ -1,0 +1,235 @@
+"""`aphex run --local` end to end on the sample app: real git, real moto, the real CDK CLI.
+
+The tests share one repository and run in order, as a user would:
+1. the first run deploys dev, staging and prod (behind an approved gate);
+2. a commit whose staging test fails stops prod, and the run names the failed task;
+   a task added to the live template by hand runs unchanged;
+3. Ctrl-C in the middle of a run leaves no process, lock or half-written file behind;
+4. a commit that fixes staging and adds an environment is deployed in one run.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import git
+import pytest
+import yaml
+
+from aphex_stages.cluster.local import LocalCluster
+from aphex_stages.local.session import LocalPaths, LocalRunOptions, run_local
+from aphex_testing.cdk import ensure_cdk_cli, ensure_sample_venv, sample_app_dir, venv_env
+
+WORKFLOW_PREFIX = "aphex-sample-"
+
+
+class SampleRepo:
+    """A git repository holding a copy of the sample app."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        shutil.copytree(sample_app_dir(), path, ignore=shutil.ignore_patterns("cdk.out", ".aphex"))
+        self.repo = git.Repo.init(path, initial_branch="main")
+        self.commit("sample app")
+
+    def commit(self, message: str) -> str:
+        self.repo.git.add(A=True)
+        self.repo.git.commit(m=message, author="aphex <aphex@localhost>")
+        return self.repo.head.commit.hexsha
+
+    def edit_config(self, change: Any) -> None:
+        path = self.path / "aphex-config.yaml"
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    @property
+    def paths(self) -> LocalPaths:
+        return LocalPaths.of(self.path)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleRepo:
+    return SampleRepo(tmp_path_factory.mktemp("local-run") / "app")
+
+
+@pytest.fixture(autouse=True)
+def app_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's own python3 first on PATH, as a user's activated venv; the pinned CDK CLI."""
+    for name, value in venv_env(ensure_sample_venv()).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("APHEX_CDK_CLI", str(ensure_cdk_cli()))
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+
+
+def run(sample: SampleRepo, **options: Any) -> tuple[int, str]:
+    out = io.StringIO()
+    code = run_local(LocalRunOptions(repo=sample.path, approve="all", out=out, **options))
+    return code, out.getvalue()
+
+
+def phases(text: str, workflow_index: int = -1) -> dict[str, str]:
+    """task → status from the summary table of the given workflow run."""
+    rows = [line.split() for line in text.splitlines() if line.startswith(WORKFLOW_PREFIX)]
+    workflows = list(dict.fromkeys(row[0] for row in rows))
+    chosen = workflows[workflow_index]
+    return {row[1]: row[2] for row in rows if row[0] == chosen}
+
+
+def test_first_run_deploys_every_environment(sample: SampleRepo) -> None:
+    code, text = run(sample)
+    assert code == 0, text
+    tasks = phases(text)
+    for task in ("validation", "build", "pipeline-deployment", "approve-prod", "on-exit"):
+        assert tasks[task] == "succeeded", text
+    for environment in ("dev", "staging", "prod"):
+        assert tasks[f"deploy-{environment}"] == "succeeded", text
+        assert tasks[f"test-{environment}"] == "succeeded", text
+    assert "pipeline succeeded" in text
+    assert "dev          StorageStack    BucketName" in text
+    run_dirs = list(sample.paths.runs.iterdir())
+    assert len(run_dirs) == 1
+    assert (run_dirs[0] / "deploy-prod.log").read_text().count("succeeded") >= 1
+    records = list((sample.paths.records / "runs").rglob("*.json"))
+    assert any(json.loads(p.read_text()).get("status") == "Succeeded" for p in records)
+
+
+def test_failing_staging_test_stops_prod_and_an_added_task_runs(sample: SampleRepo) -> None:
+    def break_staging(data: dict[str, Any]) -> None:
+        staging = next(e for e in data["environments"] if e["name"] == "staging")
+        staging["tests"]["commands"] = [
+            ["python3", "-c", "import sys; print('staging smoke test failed'); sys.exit(1)"]
+        ]
+
+    sample.edit_config(break_staging)
+    sample.commit("staging test fails")
+    # An extra task in the live template runs as it is: nothing about stages is built in.
+    cluster = LocalCluster(sample.paths.cluster, "argo")
+    live = cluster.get_template("aphex-sample")
+    assert live is not None
+    doc = json.loads(json.dumps(live.doc))
+    marker = sample.path.parent / "audit-marker"
+    audit = {
+        "name": "audit",
+        "container": {
+            "image": "ignored",
+            "command": ["python3"],
+            "args": ["-c", f"open({str(marker)!r}, 'w').write('{{{{workflow.name}}}}')"],
+        },
+    }
+    doc["spec"]["templates"].append(audit)
+    entry = next(t for t in doc["spec"]["templates"] if t["name"] == doc["spec"]["entrypoint"])
+    entry["dag"]["tasks"].append({"name": "audit", "template": "audit", "depends": "build"})
+    cluster.apply_template(doc, live.resource_version)
+
+    code, text = run(sample)
+    assert code == 1, text
+    tasks = phases(text)
+    assert tasks["test-staging"] == "failed"
+    assert tasks["approve-prod"] == "omitted" and tasks["deploy-prod"] == "omitted"
+    assert tasks["deploy-dev"] == "succeeded" and tasks["audit"] == "succeeded"
+    assert "pipeline failed at task test-staging" in text
+    assert "staging smoke test failed" in text or "exited 1" in text
+    assert marker.read_text().startswith("aphex-sample-")
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def test_interrupt_leaves_nothing_behind(sample: SampleRepo) -> None:
+    marker = f"APHEX_TEST_MARKER={uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        marker.split("=")[0]: marker.split("=")[1],
+    }
+    before = set(sample.paths.runs.iterdir())
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aphex_stages",
+            "run",
+            "--local",
+            str(sample.path),
+            "--approve",
+            "all",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 240
+    log = None
+    while time.monotonic() < deadline and log is None:
+        for run_dir in set(sample.paths.runs.iterdir()) - before:
+            if (run_dir / "deploy-dev.log").exists():
+                log = run_dir / "deploy-dev.log"
+        time.sleep(0.2)
+    assert log is not None, "the run never reached deploy-dev"
+    time.sleep(1.0)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output.decode()
+    assert b"interrupted" in output
+    time.sleep(1.0)
+    assert _processes_with(marker) == [], "orphaned processes after Ctrl-C"
+    leftovers = [p for p in sample.paths.root.rglob("*.tmp")]
+    assert leftovers == []
+    for path in sample.paths.root.rglob("*.json"):
+        json.loads(path.read_text())  # nothing half-written
+    workflow = log.parent.name
+    record = LocalCluster(sample.paths.cluster, "argo").read_workflow(workflow)
+    assert record is not None and record["phase"] == "Interrupted"
+
+
+def test_fix_and_new_environment_deploy_in_one_run(sample: SampleRepo) -> None:
+    def fix_and_add_qa(data: dict[str, Any]) -> None:
+        environments = data["environments"]
+        dev = next(e for e in environments if e["name"] == "dev")
+        staging = next(e for e in environments if e["name"] == "staging")
+        staging["tests"] = json.loads(json.dumps(dev["tests"]))
+        qa = {
+            **json.loads(json.dumps(dev)),
+            "name": "qa",
+            "account": "222222222222",
+            "region": "eu-west-1",
+            "context": {"stage": "qa"},
+            "depends_on": ["dev"],
+        }
+        environments.append(qa)
+
+    sample.edit_config(fix_and_add_qa)
+    sha = sample.commit("fix staging, add qa")
+    code, text = run(sample)
+    assert code == 0, text
+    first, restarted = phases(text, 0), phases(text, -1)
+    assert first["pipeline-deployment"] == "superseded"
+    assert first["deploy-dev"] == "omitted"
+    assert "environment added: qa" in text
+    for environment in ("dev", "qa", "staging", "prod"):
+        assert restarted[f"deploy-{environment}"] == "succeeded", text
+    assert f"aphex-sample-{sha[:12]}-r1" in text
+    assert "qa           StorageStack    BucketName" in text
