@@ -29,7 +29,7 @@ moto_server = pytest_plugin.moto_server
 unique_name = pytest_plugin.unique_name
 
 # A child interpreter imports what this test process does (sources, pex or venv alike).
-PYTHONPATH = os.pathsep.join(entry for entry in sys.path if entry)
+PYTHONPATH = os.pathsep.join(os.path.abspath(entry) for entry in sys.path if entry)
 TOKEN = "ghp_" + "Q" * 8 + "buildT0kenValue1234"
 BUILD_COMMANDS = (
     "sh bin/build.sh",

@@ -162,7 +162,7 @@ def test_interrupt_leaves_nothing_behind(sample: SampleRepo) -> None:
     marker = f"APHEX_TEST_MARKER={uuid.uuid4().hex}"
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        "PYTHONPATH": os.pathsep.join(os.path.abspath(p) for p in sys.path if p),
         marker.split("=")[0]: marker.split("=")[1],
     }
     before = set(sample.paths.runs.iterdir())

@@ -48,7 +48,7 @@ _LAUNCHER = (
 
 def import_path() -> str:
     """The sys.path under which a launched script imports what this interpreter does."""
-    return os.pathsep.join(entry for entry in sys.path if entry)
+    return os.pathsep.join(os.path.abspath(entry) for entry in sys.path if entry)
 
 
 def resolve_program(name: str, path: str) -> list[str]:
