@@ -9,7 +9,7 @@ from typing import Any
 import celpy
 import pytest
 import yaml
-from conftest import DATA
+from generator_cases import DATA
 
 from aphex_generator.validate.cel import Rule, _evaluate, _Node, check_cel, clear_memo, crd_rules
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import DATA, GOLDEN
+from generator_cases import DATA, GOLDEN
 
 from aphex_generator.cli import main
 

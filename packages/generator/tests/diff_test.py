@@ -6,7 +6,7 @@ import copy
 from typing import Any
 
 import pytest
-from conftest import SETTINGS, config_from, sample
+from generator_cases import SETTINGS, config_from, sample
 
 from aphex_generator import TopologyDiff, diff_topology, render_workflow_template
 

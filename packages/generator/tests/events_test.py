@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 import pytest
-from conftest import SETTINGS, config_from, minimal_config, sample
+from generator_cases import SETTINGS, config_from, minimal_config, sample
 
 from aphex_generator import GeneratorSettings, SecretRef, SettingsError, render_events, validate
 from aphex_generator.events import github_repository, go_regex_literal

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import GOLDEN, SETTINGS, sample
+from generator_cases import GOLDEN, SETTINGS, sample
 
 from aphex_generator import dump_yaml, dump_yaml_all, render_events, render_workflow_template
 from aphex_generator.validate import validate

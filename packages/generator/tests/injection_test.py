@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import SETTINGS, config_from, minimal_config, sample
+from generator_cases import SETTINGS, config_from, minimal_config, sample
 
 from aphex_config import ConfigError
 from aphex_generator import render_workflow_template

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import SETTINGS, config_from, deployed_environments, sample
+from generator_cases import SETTINGS, config_from, deployed_environments, sample
 
 from aphex_generator import render_workflow_template, validate
 from aphex_generator.workflow import ENV_PARAM, MAX_DAG_TASKS, MAX_TEMPLATES

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import SETTINGS, sample
+from generator_cases import SETTINGS, sample
 
 from aphex_generator import render_events, validate
 

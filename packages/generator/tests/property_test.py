@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import SETTINGS, config_from, deployed_environments
+from generator_cases import SETTINGS, config_from, deployed_environments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

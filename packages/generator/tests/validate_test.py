@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import DATA
+from generator_cases import DATA
 
 from aphex_generator import Problem, validate
 from aphex_generator.validate.cel import crd_rules

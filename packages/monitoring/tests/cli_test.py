@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import assert_no_secrets, client
+from monitoring_cases import assert_no_secrets, client
 from pytest_httpserver import HTTPServer
 
 from aphex_monitoring.cli import main

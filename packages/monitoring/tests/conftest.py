@@ -1,19 +1,17 @@
-"""Fixtures for the monitoring tests: a moto server (over HTTP), buckets, settings."""
+"""Fixtures for the monitoring tests: a moto server (over HTTP), buckets, settings.
+
+Plain helpers the tests import (T0, client, stage, ...) live in monitoring_cases.py.
+"""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
+from monitoring_cases import client
 
-from aphex_monitoring.http import RetryPolicy
-from aphex_monitoring.records import StageRecord
-from aphex_monitoring.settings import AwsSettings, MonitorSettings
 from aphex_testing import pytest_plugin
 from aphex_testing.moto_server import free_port
 
@@ -40,19 +38,12 @@ _APHEX_VARS = (
     "APHEX_MONITOR_MAX_ATTEMPTS",
 )
 
-T0 = datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC)
-
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No APHEX_* setting leaks in from the developer's shell."""
     for name in _APHEX_VARS:
         monkeypatch.delenv(name, raising=False)
-
-
-def client(service: str) -> Any:
-    """A boto3 client for assertions (uses AWS_ENDPOINT_URL from aws_env)."""
-    return boto3.client(service, region_name="us-east-1")
 
 
 @pytest.fixture()
@@ -74,44 +65,6 @@ def pipeline(unique_name: Callable[[str], str]) -> str:
     return unique_name("pipe")
 
 
-def fast_settings(**changes: Any) -> MonitorSettings:
-    """Settings with small timeouts, as tests want them."""
-    base = MonitorSettings(
-        deadline_seconds=10.0,
-        aws=AwsSettings(connect_timeout=1.0, read_timeout=2.0, max_attempts=2),
-        http=RetryPolicy(
-            connect_timeout=1.0,
-            read_timeout=2.0,
-            max_attempts=3,
-            backoff_base=0.05,
-            backoff_max=0.2,
-            total_seconds=5.0,
-        ),
-        environ=dict(os.environ),
-    )
-    from dataclasses import replace
-
-    return replace(base, **changes)
-
-
-def stage(
-    name: str,
-    env: str | None = None,
-    status: Any = "Succeeded",
-    start: datetime = T0,
-    seconds: float = 30.0,
-    **extra: Any,
-) -> StageRecord:
-    return StageRecord(
-        stage=name,
-        environment=env,
-        status=status,
-        started_at=start,
-        finished_at=start + timedelta(seconds=seconds),
-        **extra,
-    )
-
-
 @pytest.fixture()
 def dead_port() -> int:
     """A localhost port nobody listens on (connection refused)."""
@@ -128,20 +81,3 @@ def blackhole_port() -> Iterator[int]:
         yield int(sock.getsockname()[1])
     finally:
         sock.close()
-
-
-def assert_no_secrets(
-    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], *secrets: str
-) -> None:
-    """No secret in any captured log line (except the fake servers' own access logs) or output."""
-    lines = [
-        caplog.handler.format(record)
-        for record in caplog.records
-        if not record.name.startswith("werkzeug")  # pytest-httpserver's access log
-    ]
-    out, err = capsys.readouterr()
-    for secret in secrets:
-        for line in lines:
-            assert secret not in line
-        assert secret not in out
-        assert secret not in err

@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from conftest import T0, assert_no_secrets, stage
+from monitoring_cases import T0, assert_no_secrets, stage
 from pytest_httpserver import HTTPServer
 
 from aphex_monitoring.fold import fold_run

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from conftest import client, stage
+from monitoring_cases import client, stage
 
 from aphex_monitoring.fold import fold_run
 from aphex_monitoring.logs import build_log_events, log_group_name, log_stream_name, write_run_log

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import client, stage
+from monitoring_cases import client, stage
 
 from aphex_monitoring.fold import fold_run
 from aphex_monitoring.metrics import (

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import T0, stage
+from monitoring_cases import T0, stage
 from pydantic import ValidationError
 
 from aphex_monitoring import layout

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import assert_no_secrets, client, fast_settings, stage
+from monitoring_cases import assert_no_secrets, client, fast_settings, stage
 from pytest_httpserver import HTTPServer
 from sns_test import receive, subscribe_queue
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import T0, assert_no_secrets, stage
+from monitoring_cases import T0, assert_no_secrets, stage
 from pytest_httpserver import HTTPServer
 
 from aphex_monitoring.fold import fold_run

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from conftest import T0, client, stage
+from monitoring_cases import T0, client, stage
 
 from aphex_monitoring.fold import fold_run
 from aphex_monitoring.notify.sns import build_sns_message, publish_run, sns_subject

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from conftest import T0, stage
+from monitoring_cases import T0, stage
 
 from aphex_monitoring import layout
 from aphex_monitoring.fold import fold_run
