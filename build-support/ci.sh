@@ -34,6 +34,16 @@ step "type check"   check ::
 step "tests"        test ::
 step "package"      package --filter-target-type=-docker_image ::
 
+# The images' closures: the committed listing must match what Pants puts in each pex
+# (images/tests check the listing's properties; no Docker engine is needed).
+echo "==> image closures: images/closures.sh" >&2
+if bash images/closures.sh >&2 && git diff --exit-code images/closures.txt >&2; then
+  echo "==> image closures: ok" >&2
+else
+  echo "==> image closures: FAILED (run images/closures.sh and commit the result)" >&2
+  failed_steps+=("image closures")
+fi
+
 python3 build-support/junit_summary.py "${REPORTS}"
 summary_status=$?
 

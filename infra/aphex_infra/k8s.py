@@ -1,0 +1,154 @@
+"""Kubernetes manifests the cluster stack applies (plain dicts; no CDK import).
+
+The RBAC here must stay equal to ``argo/rbac.yaml`` (the manifests for a cluster that is
+not made by this app); ``infra/tests/cluster_stack_test.py`` compares them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "IRSA_ANNOTATION",
+    "WEBHOOK_PORT",
+    "WEBHOOK_SERVICE",
+    "event_bus",
+    "event_source_name",
+    "namespace",
+    "rbac_yaml",
+    "sensor_rbac",
+    "webhook_service",
+    "workflow_rbac",
+]
+
+IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+WEBHOOK_PORT = 12000  # aphex_generator.settings.GeneratorSettings.webhook_port
+WEBHOOK_SERVICE = "aphex-webhook"
+SENSOR_SERVICE_ACCOUNT = "aphex-sensor"  # GeneratorSettings.sensor_service_account
+JETSTREAM_VERSION = "2.10.10"  # GeneratorSettings.jetstream_version
+
+#: What the workflow pods do through the Kubernetes API: the pipeline-deployment stage
+#: applies the WorkflowTemplate and may restart the run on it; stages read pod logs; the
+#: Argo executor of every pod reports its outputs through workflowtaskresults.
+WORKFLOW_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["argoproj.io"],
+        "resources": ["workflowtemplates"],
+        "verbs": ["get", "create", "update", "patch"],
+    },
+    {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {
+        "apiGroups": ["argoproj.io"],
+        "resources": ["workflowtaskresults"],
+        "verbs": ["create", "patch"],
+    },
+]
+
+#: What the Sensor does: submit one Workflow per push (and watch it).
+SENSOR_RULES: list[dict[str, Any]] = [
+    {
+        "apiGroups": ["argoproj.io"],
+        "resources": ["workflows"],
+        "verbs": ["create", "get", "list", "watch"],
+    },
+]
+
+
+def event_source_name(pipeline: str) -> str:
+    """``<pipeline>-github``: aphex_generator.names.event_source_name for a valid name."""
+    return f"{pipeline}-github"
+
+
+def _meta(name: str, ns: str, pipeline: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "namespace": ns, "labels": {"aphex.io/pipeline": pipeline}, **extra}
+
+
+def namespace(ns: str) -> dict[str, Any]:
+    """The namespace of Argo and of the pipeline's WorkflowTemplate."""
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+
+
+def _rbac(
+    name: str, ns: str, pipeline: str, rules: list[dict[str, Any]], role_arn: str | None
+) -> list[dict[str, Any]]:
+    account: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": _meta(name, ns, pipeline),
+    }
+    if role_arn is not None:
+        account["metadata"]["annotations"] = {IRSA_ANNOTATION: role_arn}
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": _meta(name, ns, pipeline),
+        "rules": rules,
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": _meta(name, ns, pipeline),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
+    }
+    return [account, role, binding]
+
+
+def workflow_rbac(
+    service_account: str, ns: str, pipeline: str, role_arn: str
+) -> list[dict[str, Any]]:
+    """ServiceAccount (IRSA-annotated with ``role_arn``), Role and RoleBinding of the pods."""
+    return _rbac(service_account, ns, pipeline, WORKFLOW_RULES, role_arn)
+
+
+def sensor_rbac(ns: str, pipeline: str) -> list[dict[str, Any]]:
+    """ServiceAccount, Role and RoleBinding of the Sensor."""
+    return _rbac(SENSOR_SERVICE_ACCOUNT, ns, pipeline, SENSOR_RULES, None)
+
+
+def event_bus(ns: str, pipeline: str) -> dict[str, Any]:
+    """The JetStream EventBus ``default`` (as aphex_generator.render_event_bus renders it)."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "EventBus",
+        "metadata": _meta("default", ns, pipeline),
+        "spec": {"jetstream": {"version": JETSTREAM_VERSION, "replicas": 3}},
+    }
+
+
+def webhook_service(ns: str, pipeline: str, certificate_arn: str | None) -> dict[str, Any]:
+    """An internet-facing NLB in front of the GitHub EventSource's pods.
+
+    With ``certificate_arn`` the NLB terminates TLS on 443; without it, it forwards plain
+    HTTP on 12000 (signatures are still checked: the EventSource has a webhook secret).
+    """
+    annotations = {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+    }
+    port = WEBHOOK_PORT
+    if certificate_arn:
+        port = 443
+        annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"] = certificate_arn
+        annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] = "443"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(WEBHOOK_SERVICE, ns, pipeline, annotations=annotations),
+        "spec": {
+            "type": "LoadBalancer",
+            "selector": {"eventsource-name": event_source_name(pipeline)},
+            "ports": [
+                {"name": "webhook", "port": port, "targetPort": WEBHOOK_PORT, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def rbac_yaml(pipeline: str, ns: str, service_account: str, role_arn: str) -> str:
+    """``argo/rbac.yaml``: the workflow and Sensor RBAC as multi-document YAML."""
+    import yaml  # type: ignore[import-untyped, unused-ignore]
+
+    docs = [*workflow_rbac(service_account, ns, pipeline, role_arn), *sensor_rbac(ns, pipeline)]
+    return yaml.safe_dump_all(docs, sort_keys=True, default_flow_style=False, width=100)

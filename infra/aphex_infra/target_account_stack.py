@@ -1,0 +1,75 @@
+"""AphexTargetAccountStack: the deploy role of one target account.
+
+The role trusts only the pipeline's execution role, and only with the ExternalId. It may
+assume this account's CDK bootstrap roles (``cdk bootstrap`` makes them trust their own
+account), which do the actual deployment, so the role itself holds no other permission.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, Stack, Token
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from aphex_infra.nag import acknowledge
+from aphex_infra.settings import InfraSettings
+
+__all__ = ["AphexTargetAccountStack"]
+
+
+class AphexTargetAccountStack(Stack):
+    """The ``aphex-deploy`` role (or ``aphex:deployRoleName``) of one account."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: InfraSettings, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        if not settings.pipeline_account:
+            raise ValueError("a target-account stack needs aphex:pipelineAccount")
+        execution_role = settings.execution_role_arn(Aws.PARTITION, settings.pipeline_account)
+        # The account as principal plus an aws:PrincipalArn condition, rather than the role
+        # ARN as principal: IAM refuses a trust policy naming a role that does not exist yet
+        # and silently breaks it when that role is re-created.
+        principal = iam.AccountPrincipal(settings.pipeline_account).with_conditions(
+            {
+                "StringEquals": {"sts:ExternalId": settings.effective_external_id},
+                "ArnEquals": {"aws:PrincipalArn": execution_role},
+            }
+        )
+        self.role = iam.Role(
+            self,
+            "DeployRole",
+            role_name=settings.deploy_role_name,
+            description=f"AphexPipeline {settings.pipeline}: deploys CDK apps into this account",
+            assumed_by=principal,
+            max_session_duration=Duration.hours(1),
+        )
+        account = self.account  # the env's account; a pseudo parameter when env-agnostic
+        bootstrap_roles = (
+            f"arn:{Aws.PARTITION}:iam::{account}:role/"
+            f"cdk-{settings.cdk_qualifier}-*-role-{account}-*"
+        )
+        shown = "<AWS::AccountId>" if Token.is_unresolved(account) else account
+        policy = iam.Policy(
+            self,
+            "DeployPolicy",
+            roles=[self.role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="AssumeCdkBootstrapRoles",
+                    actions=["sts:AssumeRole", "sts:TagSession"],
+                    resources=[bootstrap_roles],
+                )
+            ],
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::{shown}:role/"
+            f"cdk-{settings.cdk_qualifier}-*-role-{shown}-*]",
+            "The CDK bootstrap roles of this account (deploy, lookup, file and image "
+            "publishing) in every region the pipeline deploys to; the region is the wildcard.",
+        )
+        CfnOutput(self, "DeployRoleArn", value=self.role.role_arn)
+        CfnOutput(self, "ExternalId", value=settings.effective_external_id)

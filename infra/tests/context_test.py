@@ -1,0 +1,123 @@
+"""context.infra_context and settings.InfraSettings: the app's only inputs (no synth)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped, unused-ignore]
+from tests.helpers import REPO_ROOT
+
+from aphex_infra import context as keys
+from aphex_infra.context import context_args, infra_context
+from aphex_infra.settings import ContextError, InfraSettings
+
+SAMPLE = "examples/sample-app/aphex-config.yaml"
+
+
+def _sample() -> dict[str, Any]:
+    """The sample config: in the sandbox, next to infra/, or through APHEX_REPO_ROOT."""
+    candidates = [REPO_ROOT / SAMPLE, Path(os.environ.get("APHEX_REPO_ROOT", ".")) / SAMPLE]
+    path = next((p for p in candidates if p.exists()), candidates[0])
+    return dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _model(**pipeline: Any) -> SimpleNamespace:
+    """A stand-in for aphex_config.AphexConfig (attributes only, as the stage passes it)."""
+    settings = {"name": "orders", "namespace": "ci", "artifact_retention_days": 30}
+    notifications = SimpleNamespace(sns_topic_arn="arn:aws:sns:eu-west-1:123456789012:deploys")
+    return SimpleNamespace(
+        pipeline=SimpleNamespace(**{**settings, "notifications": notifications, **pipeline}),
+        environments=(
+            SimpleNamespace(account="222222222222", role_arn=None),
+            SimpleNamespace(account="111111111111", role_arn=None),
+            SimpleNamespace(
+                account="333333333333", role_arn="arn:aws:iam::333333333333:role/custom"
+            ),
+            SimpleNamespace(
+                account="111111111111", role_arn="arn:aws:iam::111111111111:role/aphex-deploy"
+            ),
+        ),
+    )
+
+
+def test_sample_config_mapping() -> None:
+    assert infra_context(_sample()) == {
+        keys.PIPELINE: "aphex-sample",
+        keys.NAMESPACE: "argo",
+        keys.ACCOUNTS: "111111111111,222222222222",
+        keys.RETENTION_DAYS: "90",
+    }
+
+
+def test_model_mapping_keeps_only_custom_role_arns() -> None:
+    assert infra_context(_model()) == {
+        keys.PIPELINE: "orders",
+        keys.NAMESPACE: "ci",
+        keys.ACCOUNTS: "111111111111,222222222222,333333333333",
+        keys.RETENTION_DAYS: "30",
+        keys.DEPLOY_ROLE_ARNS: "arn:aws:iam::333333333333:role/custom",
+        keys.SNS_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:deploys",
+    }
+
+
+def test_settings_read_the_mapping_back() -> None:
+    settings = InfraSettings.from_context(infra_context(_model()).get)
+    assert settings.pipeline == "orders"
+    assert settings.accounts == ("111111111111", "222222222222", "333333333333")
+    assert settings.retention_days == 30
+    assert settings.runs_retention_days == 365
+    assert settings.deploy_role_arn_patterns() == (
+        "arn:aws:iam::111111111111:role/aphex-deploy",
+        "arn:aws:iam::222222222222:role/aphex-deploy",
+        "arn:aws:iam::333333333333:role/aphex-deploy",
+        "arn:aws:iam::333333333333:role/custom",
+    )
+    assert settings.execution_role_name == "aphex-orders-workflow"
+    assert settings.effective_external_id == "orders"
+
+
+def test_context_args_are_argv_entries() -> None:
+    assert context_args({"b": "2", "a": "x y"}) == ["-c", "a=x y", "-c", "b=2"]
+
+
+def test_context_module_is_standalone() -> None:
+    """The stages package vendors/calls context.py: standard library imports only."""
+    source = (Path(keys.__file__)).read_text(encoding="utf-8")
+    imports = {
+        line.split()[1].split(".")[0]
+        for line in source.splitlines()
+        if line.startswith(("import ", "from "))
+    }
+    assert imports <= {"__future__", "collections", "typing"}
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({}, "aphex:pipeline: required"),
+        ({keys.PIPELINE: "Bad_Name"}, "DNS label"),
+        ({keys.PIPELINE: "p", keys.ACCOUNTS: "1234"}, "12-digit"),
+        ({keys.PIPELINE: "p", keys.RETENTION_DAYS: "0"}, "1..3650"),
+        ({keys.PIPELINE: "p", keys.RETENTION_DAYS: "ninety"}, "whole number"),
+        ({keys.PIPELINE: "p", keys.STACKS: "some"}, "'all' or 'artifacts'"),
+        ({keys.PIPELINE: "p", keys.SNS_TOPIC_ARN: "topic"}, "SNS topic ARN"),
+        ({keys.PIPELINE: "p", keys.OIDC_PROVIDER_ARN: "arn:x"}, "OIDC provider ARN"),
+        ({keys.PIPELINE: "p", keys.DEPLOY_ROLE_ARNS: "role"}, "IAM role ARNs"),
+        ({keys.PIPELINE: "p", keys.ARGO_AUTH_MODE: "none"}, "client, server or sso"),
+        ({keys.PIPELINE: "p", keys.PUBLIC_ENDPOINT_CIDRS: "10.0.0.0"}, "IPv4 CIDRs"),
+        ({keys.PIPELINE: "p", keys.ADMIN_ROLE_ARN: "admin"}, "an IAM role ARN"),
+    ],
+)
+def test_bad_context_names_the_key(context: dict[str, str], message: str) -> None:
+    with pytest.raises(ContextError, match=message):
+        InfraSettings.from_context(context.get)
+
+
+def test_oidc_issuer_from_arn() -> None:
+    arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AB12"
+    settings = InfraSettings.from_context({keys.PIPELINE: "p", keys.OIDC_PROVIDER_ARN: arn}.get)
+    assert settings.oidc_issuer == "oidc.eks.eu-west-1.amazonaws.com/id/AB12"

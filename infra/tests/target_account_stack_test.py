@@ -1,0 +1,79 @@
+"""AphexTargetAccountStack: the deploy role of a target account."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.helpers import PIPELINE, PIPELINE_ACCOUNT, cfn_lint_errors, resources
+
+from aphex_infra.nag import add_checks
+from aphex_infra.settings import InfraSettings
+from aphex_infra.stacks import new_app
+from aphex_infra.target_account_stack import AphexTargetAccountStack
+
+ACCOUNT = "111111111111"
+
+
+@pytest.fixture(scope="module")
+def template_path(module_tmp: Path) -> Path:
+    from aws_cdk import Environment
+
+    app = new_app(outdir=str(module_tmp))
+    settings = InfraSettings(
+        pipeline=PIPELINE, accounts=(ACCOUNT,), pipeline_account=PIPELINE_ACCOUNT
+    )
+    AphexTargetAccountStack(app, "Target", settings=settings, env=Environment(account=ACCOUNT))
+    add_checks(app)
+    app.synth()
+    return module_tmp / "Target.template.json"
+
+
+@pytest.fixture(scope="module")
+def template(template_path: Path) -> dict[str, Any]:
+    import json
+
+    return dict(json.loads(template_path.read_text()))
+
+
+def _join(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if "Fn::Join" in value:
+        return "".join(_join(p) for p in value["Fn::Join"][1])
+    return "<" + value.get("Ref", next(iter(value))) + ">"
+
+
+def test_role_trusts_only_the_execution_role_with_external_id(template: dict[str, Any]) -> None:
+    (role,) = resources(template, "AWS::IAM::Role").values()
+    props = role["Properties"]
+    assert props["RoleName"] == "aphex-deploy"
+    (statement,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert _join(statement["Principal"]["AWS"]).endswith(f":iam::{PIPELINE_ACCOUNT}:root")
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": PIPELINE}
+    principal_arn = _join(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    assert principal_arn == (
+        f"arn:<AWS::Partition>:iam::{PIPELINE_ACCOUNT}:role/aphex-{PIPELINE}-workflow"
+    )
+
+
+def test_role_may_only_assume_cdk_bootstrap_roles(template: dict[str, Any]) -> None:
+    (policy,) = resources(template, "AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert _join(statement["Resource"]) == (
+        f"arn:<AWS::Partition>:iam::{ACCOUNT}:role/cdk-hnb659fds-*-role-{ACCOUNT}-*"
+    )
+
+
+def test_outputs_and_lint(template: dict[str, Any], template_path: Path) -> None:
+    assert set(template["Outputs"]) == {"DeployRoleArn", "ExternalId"}
+    assert cfn_lint_errors(template_path) == []
+
+
+def test_needs_the_pipeline_account() -> None:
+    app = new_app()
+    with pytest.raises(ValueError, match="aphex:pipelineAccount"):
+        AphexTargetAccountStack(app, "T", settings=InfraSettings(pipeline=PIPELINE))
