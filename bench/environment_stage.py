@@ -39,7 +39,7 @@ for _src in _SOURCES:
     if str(_ROOT / _src) not in sys.path:
         sys.path.insert(0, str(_ROOT / _src))
 
-import yaml  # noqa: E402
+import yaml  # type: ignore[import-untyped, unused-ignore]  # noqa: E402
 
 from aphex_stages.artifact import package_artifact, s3_client, upload_artifact  # noqa: E402
 from aphex_stages.cdk import CDK_ENV, DEPLOY_FLAGS, AwsTarget, find_cdk_cli  # noqa: E402

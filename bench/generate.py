@@ -24,7 +24,7 @@ for sub in ("packages/config/src", "packages/generator/src"):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-import yaml  # noqa: E402
+import yaml  # type: ignore[import-untyped, unused-ignore]  # noqa: E402
 
 from aphex_config import AphexConfig, parse_config  # noqa: E402
 from aphex_generator import GeneratorSettings, render_workflow_template, validate  # noqa: E402

@@ -26,6 +26,8 @@ step() {
 echo "==> setup: npm ci (CDK CLI), sample app venv" >&2
 npm ci --no-audit --no-fund --loglevel=error >&2 || failed_steps+=("npm ci")
 bash build-support/setup-sample-env.sh >/dev/null || failed_steps+=("sample env")
+# The infra resolve as a venv: the pipeline stage's tests deploy infra/ with it.
+./pants export --resolve=infra >&2 || failed_steps+=("export infra")
 
 rm -rf "${REPORTS}"
 step "BUILD files"  tailor --check update-build-files --check ::

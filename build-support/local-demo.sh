@@ -18,8 +18,11 @@ step "set-up: Pants, the aphex packages and their locked dependencies"
 export PANTS_PANTSD="${PANTS_PANTSD:-false}"
 ./pants package packages/config:dist packages/generator:dist packages/stages:dist \
   packages/monitoring:dist >/dev/null
-./pants export --resolve=packages >/dev/null
+./pants export --resolve=packages --resolve=infra >/dev/null
 VENV="$(ls -d "$ROOT"/dist/export/python/virtualenvs/packages/3.11*/ | head -n 1)"
+# The pipeline stage deploys the pipeline's own stacks (what moto can hold) from infra/.
+export APHEX_INFRA_APP="$ROOT/infra"
+export APHEX_INFRA_BIN="$(ls -d "$ROOT"/dist/export/python/virtualenvs/infra/3.11*/ | head -n 1)bin"
 "$VENV/bin/pip" install --quiet --no-deps --force-reinstall "$ROOT"/dist/aphex_*-py3-none-any.whl
 echo "aphex installed in $VENV"
 

@@ -22,6 +22,7 @@ __all__ = [
     "ADMIN_ROLE_ARN",
     "BUCKET_NAME",
     "CDK_QUALIFIER",
+    "CONFIG_FILE",
     "DEFAULT_DEPLOY_ROLE_NAME",
     "DEPLOY_ROLE_ARNS",
     "DEPLOY_ROLE_NAME",
@@ -63,6 +64,9 @@ WEBHOOK_CERTIFICATE_ARN = "aphex:webhookCertificateArn"
 ARGO_AUTH_MODE = "aphex:argoAuthMode"
 ADMIN_ROLE_ARN = "aphex:adminRoleArn"  # gets cluster-admin through an EKS access entry
 PUBLIC_ENDPOINT_CIDRS = "aphex:publicEndpointCidrs"  # comma-separated; default: private only
+# The pipeline stage passes the path of the aphex-config.yaml it loaded; the app maps it
+# with infra_context() (explicit -c keys win).
+CONFIG_FILE = "aphex:configFile"
 
 DEFAULT_DEPLOY_ROLE_NAME = "aphex-deploy"
 

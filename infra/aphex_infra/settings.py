@@ -31,6 +31,26 @@ _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+def with_config_file(get: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``get``, falling back to the mapping of the config file named by ``aphex:configFile``."""
+    path = get(keys.CONFIG_FILE)
+    if not path:
+        return get
+    import yaml  # type: ignore[import-untyped, unused-ignore]
+
+    try:
+        with open(str(path), encoding="utf-8") as handle:
+            mapped = keys.infra_context(yaml.safe_load(handle) or {})
+    except (OSError, yaml.YAMLError) as error:
+        raise ContextError(f"{keys.CONFIG_FILE}: cannot read {path}: {error}") from None
+
+    def lookup(key: str) -> Any:
+        value = get(key)
+        return mapped.get(key) if value is None else value
+
+    return lookup
+
+
 class ContextError(ValueError):
     """A context value is missing or malformed; the message names the key."""
 
@@ -93,7 +113,12 @@ class InfraSettings:
 
     @classmethod
     def from_context(cls, get: Callable[[str], Any]) -> InfraSettings:
-        """Read and validate every ``aphex:*`` key through ``get`` (``node.try_get_context``)."""
+        """Read and validate every ``aphex:*`` key through ``get`` (``node.try_get_context``).
+
+        With ``aphex:configFile`` set, the keys come from that aphex-config.yaml through
+        :func:`aphex_infra.context.infra_context`; explicit context keys win.
+        """
+        get = with_config_file(get)
         pipeline = _text(get, keys.PIPELINE)
         if pipeline is None:
             raise ContextError(f"{keys.PIPELINE}: required (the pipeline name)")

@@ -121,3 +121,20 @@ def test_oidc_issuer_from_arn() -> None:
     arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/AB12"
     settings = InfraSettings.from_context({keys.PIPELINE: "p", keys.OIDC_PROVIDER_ARN: arn}.get)
     assert settings.oidc_issuer == "oidc.eks.eu-west-1.amazonaws.com/id/AB12"
+
+
+def test_settings_read_a_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "aphex-config.yaml"
+    config.write_text(yaml.safe_dump(_sample()))
+    explicit = {keys.CONFIG_FILE: str(config), keys.STACKS: "artifacts", keys.RETENTION_DAYS: "7"}
+    settings = InfraSettings.from_context(explicit.get)
+    assert settings.pipeline == "aphex-sample"
+    assert settings.accounts == ("111111111111", "222222222222")
+    assert settings.stacks == "artifacts"
+    assert settings.retention_days == 7  # an explicit -c key wins over the file
+
+
+def test_an_unreadable_config_file_is_a_context_error(tmp_path: Path) -> None:
+    missing = {keys.CONFIG_FILE: str(tmp_path / "absent.yaml")}
+    with pytest.raises(ContextError, match="aphex:configFile: cannot read"):
+        InfraSettings.from_context(missing.get)

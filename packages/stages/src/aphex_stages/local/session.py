@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aphex_config import AphexConfig, ConfigError, parse_config
-from aphex_stages.cdk import find_cdk_cli
+from aphex_stages.cdk import CdkRunner, LocalAws, find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.local import LocalCluster
 from aphex_stages.generator_settings import generator_settings_from_env
+from aphex_stages.infra_deploy import INFRA_APP_ENV, INFRA_BIN_ENV, INFRA_CONTEXT_ENV
 from aphex_stages.local.aws import LocalAwsEndpoint, local_aws
 from aphex_stages.local.bootstrap import bootstrap_local
 from aphex_stages.local.executor import LocalWorkflow, RunResult
@@ -139,8 +141,6 @@ class LocalRun:
 
     # -- set-up ---------------------------------------------------------------------
     def _env(self, aws: LocalAwsEndpoint, cdk_cli: Path) -> dict[str, str]:
-        import os
-
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APHEX_"))}
         env.update(aws.environ())
         env.update(
@@ -153,6 +153,11 @@ class LocalRun:
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        if os.environ.get(INFRA_APP_ENV):
+            # The pipeline stage deploys what moto can hold of the pipeline's own stacks.
+            env[INFRA_APP_ENV] = os.environ[INFRA_APP_ENV]
+            env[INFRA_BIN_ENV] = os.environ.get(INFRA_BIN_ENV, "")
+            env[INFRA_CONTEXT_ENV] = "aphex:stacks=artifacts"
         return env
 
     def _install(self, aws: LocalAwsEndpoint, env: dict[str, str], cdk_cli: Path) -> None:
@@ -164,6 +169,12 @@ class LocalRun:
         self.say(f"  bootstrapping the CDK in {len(set(pairs))} account/region pair(s) ...")
         try:
             bootstrap_local(aws.endpoint, pairs, cli=cdk_cli, server_log=aws.log_path)
+            if INFRA_APP_ENV in env:  # the pipeline's own account, where its stacks go
+                pipeline_account = aws.client("sts").get_caller_identity()["Account"]
+                CdkRunner(
+                    target=LocalAws(aws.endpoint, region=aws.region, server_log=aws.log_path),
+                    cli=cdk_cli,
+                ).bootstrap(pipeline_account, aws.region)
         except CdkError as error:
             raise LocalRunError(f"cdk bootstrap failed: {error}") from None
         if self.cluster.get_template(self.pipeline) is None:

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
-from aphex_config import AphexConfig
 from aphex_stages.cluster import ClusterError, cluster_from_env
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.generator_settings import generator_settings_from_env
-from aphex_stages.inputs import StageInputs
 from aphex_stages.runner import Stage, StageContext
 from aphex_stages.selfupdate import restart_if_topology_changed, update_template
-from aphex_stages.workspace import open_workspace
+from aphex_stages.workspace import CONFIG_FILE, open_workspace
 
 __all__ = ["INFRA_APP_ENV", "main", "stage"]
 
@@ -32,19 +31,20 @@ __all__ = ["INFRA_APP_ENV", "main", "stage"]
 INFRA_APP_ENV = "APHEX_INFRA_APP"
 
 
-def _deploy_infra(config: AphexConfig, inputs: StageInputs, log: logging.Logger) -> None:
+def _deploy_infra(config_file: Path, log: logging.Logger) -> None:
     if not os.environ.get(INFRA_APP_ENV):
         log.info("%s is not set: not deploying the pipeline's own CDK app", INFRA_APP_ENV)
         return
     from aphex_stages.infra_deploy import deploy_pipeline_infra
 
-    deploy_pipeline_infra(config, inputs, log)
+    deploy_pipeline_infra(config_file, log)
 
 
 def _work(context: StageContext) -> None:
     inputs, log = context.inputs, context.log
     context.settings.require_bucket()  # the template names it; never regenerate a default
-    config = open_workspace(context).config
+    workspace = open_workspace(context)
+    config = workspace.config
     if config.pipeline.name != inputs.pipeline:
         raise StageError(
             ExitCode.CONFIG_INVALID,
@@ -52,7 +52,7 @@ def _work(context: StageContext) -> None:
             f"{config.pipeline.name!r}, but this is pipeline {inputs.pipeline!r}; a pipeline "
             "cannot rename itself: install the new name separately",
         )
-    _deploy_infra(config, inputs, log)
+    _deploy_infra(workspace.path / CONFIG_FILE, log)
     settings = generator_settings_from_env()
     namespace = settings.namespace or config.pipeline.namespace
     try:

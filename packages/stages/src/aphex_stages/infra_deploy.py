@@ -1,0 +1,81 @@
+"""Deploy the pipeline's own CDK app (`infra/`) from the pipeline stage, when it changed.
+
+The app reads the pipeline's settings from the aphex-config.yaml this stage loaded
+(`-c aphex:configFile=PATH`), so a commit that adds a target account or a notification
+topic also updates the pipeline's own roles and permissions. It is synthesized once;
+`cdk diff` against that assembly decides whether anything is deployed.
+
+Environment:
+- `APHEX_INFRA_APP`: the folder holding the app's `cdk.json` (the deployer image ships it).
+- `APHEX_INFRA_BIN`: optional folder put first on PATH for the app (its venv's `bin`).
+- `APHEX_INFRA_CONTEXT`: optional extra `KEY=VALUE` context, comma-separated; a local run
+  sets `aphex:stacks=artifacts` (moto cannot hold the EKS part).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from aphex_stages.cdk import CdkRunner
+from aphex_stages.cdk.errors import CdkError
+from aphex_stages.deploy import base_target, seconds_from_env
+from aphex_stages.errors import ExitCode, StageError
+
+INFRA_APP_ENV = "APHEX_INFRA_APP"
+INFRA_BIN_ENV = "APHEX_INFRA_BIN"
+INFRA_CONTEXT_ENV = "APHEX_INFRA_CONTEXT"
+CONFIG_FILE_KEY = "aphex:configFile"
+
+
+def infra_context(config_file: Path, environ: Mapping[str, str]) -> dict[str, str]:
+    """The app's context: the config file, plus `APHEX_INFRA_CONTEXT` pairs."""
+    context = {CONFIG_FILE_KEY: str(config_file)}
+    for pair in filter(None, (p.strip() for p in environ.get(INFRA_CONTEXT_ENV, "").split(","))):
+        key, separator, value = pair.partition("=")
+        if not separator or not key.startswith("aphex:"):
+            raise StageError(
+                ExitCode.USAGE, f"{INFRA_CONTEXT_ENV}: expected aphex:KEY=VALUE pairs, got {pair!r}"
+            )
+        context[key] = value
+    return context
+
+
+def deploy_pipeline_infra(
+    config_file: Path, log: logging.Logger, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Synthesize the pipeline's app once and deploy its stacks if `cdk diff` shows a change.
+
+    Returns whether anything was deployed; a failure is StageError(DEPLOY_FAILED).
+    """
+    env = os.environ if environ is None else environ
+    app = Path(env[INFRA_APP_ENV])
+    if not (app / "cdk.json").is_file():
+        raise StageError(ExitCode.USAGE, f"{INFRA_APP_ENV}={app} holds no cdk.json")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    extra = (
+        {"PATH": f"{env[INFRA_BIN_ENV]}{os.pathsep}{env.get('PATH', '')}"}
+        if env.get(INFRA_BIN_ENV)
+        else {}
+    )
+    runner = CdkRunner(
+        target=base_target(region, env),
+        on_line=lambda line: log.info("  | %s", line),
+        timeout=seconds_from_env("APHEX_DEPLOY_TIMEOUT_SECONDS", 1800, env),
+        env=extra,
+    )
+    try:
+        with tempfile.TemporaryDirectory(prefix="aphex-infra-") as scratch:
+            assembly = runner.synth(app, Path(scratch) / "cdk.out", infra_context(config_file, env))
+            stacks = [stack.artifact_id for stack in assembly.stacks]
+            if not runner.diff(assembly.directory, stacks):
+                log.info("pipeline infrastructure unchanged (%s)", ", ".join(stacks))
+                return False
+            log.info("deploying the pipeline's own stacks: %s", ", ".join(stacks))
+            runner.deploy(assembly.directory, stacks, Path(scratch) / "outputs.json")
+    except CdkError as error:
+        raise StageError(ExitCode.DEPLOY_FAILED, f"pipeline infrastructure: {error}") from None
+    return True
