@@ -8,11 +8,13 @@ whose policy allows ``sts:AssumeRole`` on the dev role only.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import boto3
 import pytest
 
+from aphex_monitoring.layout import start_key
 from aphex_stages.stages import validation
 from aphex_stages.stages.validation import (
     check_cdk_files,
@@ -238,3 +240,17 @@ def test_toolchain_pin_ranges(tmp_path, monkeypatch):
     assert check_toolchain(tmp_path) == []
     (tmp_path / "package.json").write_text(json.dumps({"dependencies": {"aws-cdk": "~2.1000.0"}}))
     assert "does not match the aws-cdk pin" in check_toolchain(tmp_path)[0]
+
+
+def test_the_run_is_announced_to_monitoring(tmp_path, capsys, stage_env, monkeypatch):
+    monkeypatch.setenv("APHEX_WORKFLOW_NAME", "demo-run-1")
+    remote = make_remote(tmp_path / "origin", good_files())
+    code, log = run(capsys, remote)
+    assert code == 0, log
+    s3 = boto3.client("s3")
+    bucket = os.environ["APHEX_ARTIFACT_BUCKET"]
+    marker = json.loads(
+        s3.get_object(Bucket=bucket, Key=start_key("demo", "demo-run-1"))["Body"].read()
+    )
+    assert marker["status"] == "Running"
+    assert marker["commit_sha"] == remote.sha

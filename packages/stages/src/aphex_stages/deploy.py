@@ -187,7 +187,12 @@ def environment_target(job: EnvironmentJob, env: Environment) -> AwsTarget:
     role = env.effective_role_arn
     base = base_target(env.region)
     try:
-        target = assume_role(base, role, session_name=session_name(job.pipeline, job.commit))
+        target = assume_role(
+            base,
+            role,
+            session_name=session_name(job.pipeline, job.commit),
+            external_id=job.pipeline,  # what the target-account stack's trust requires
+        )
     except ClientError as error:
         info = error.response.get("Error", {})
         cause = f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")

@@ -136,12 +136,17 @@ def apply_environ(base: Mapping[str, str], changes: Mapping[str, str | None]) ->
 
 
 def assume_role(
-    target: AwsTarget, role_arn: str, *, session_name: str = "aphex-pipeline"
+    target: AwsTarget,
+    role_arn: str,
+    *,
+    session_name: str = "aphex-pipeline",
+    external_id: str | None = None,
 ) -> AwsTarget:
     """``target`` with credentials of ``role_arn`` from STS ``AssumeRole`` (through boto3).
 
     Against moto this is how a call lands in another account: resources created with the
-    returned credentials live in the role's account.
+    returned credentials live in the role's account. ``external_id`` is the ExternalId the
+    role's trust policy requires (the target-account stack sets the pipeline's name).
     """
     import boto3  # a runtime dependency of aphex-stages; imported lazily to keep imports cheap
 
@@ -153,7 +158,8 @@ def assume_role(
         region_name=target.region,
     )
     sts = session.client("sts", endpoint_url=target.endpoint)
-    issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name)["Credentials"]
+    extra = {"ExternalId": external_id} if external_id else {}
+    issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)["Credentials"]
     return target.with_credentials(
         AwsCredentials(
             access_key_id=issued["AccessKeyId"],

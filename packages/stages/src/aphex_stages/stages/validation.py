@@ -32,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from aphex_config import AphexConfig, Command
+from aphex_monitoring import RunFacts, record_run_start
 from aphex_stages.artifact import check_bucket, s3_client
 from aphex_stages.cdk import CDK_ENV, CdkCliNotFoundError, find_cdk_cli
 from aphex_stages.errors import ExitCode, StageError
@@ -310,7 +311,10 @@ def check_aws(config: AphexConfig, *, pipeline: str, commit: str, log: Any) -> l
         role = env.effective_role_arn
         try:
             issued = _sts(env.region).assume_role(
-                RoleArn=role, RoleSessionName=session, DurationSeconds=900
+                RoleArn=role,
+                RoleSessionName=session,
+                DurationSeconds=900,
+                ExternalId=pipeline,  # what the target-account stack's trust requires
             )["Credentials"]
             assumed = _sts(env.region, issued).get_caller_identity()
         except (BotoCoreError, ClientError) as error:
@@ -342,8 +346,24 @@ def _check_bucket(bucket: str | None) -> list[str]:
     return []
 
 
+def _announce_run(context: StageContext) -> None:
+    """The run starts here: a Running record and a `pending` GitHub status (bounded, never fails)."""
+    inputs = context.inputs
+    if inputs.workflow_name:
+        record_run_start(
+            RunFacts(
+                pipeline=inputs.pipeline,
+                workflow_name=inputs.workflow_name,
+                commit_sha=inputs.commit,
+                repository=inputs.repository,
+                trigger="push",
+            )
+        )
+
+
 def _work(context: StageContext) -> None:
     inputs, log = context.inputs, context.log
+    _announce_run(context)
     checkout = checkout_source(context)
     root = checkout.path
     config: AphexConfig | None = None
