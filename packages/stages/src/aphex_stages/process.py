@@ -121,11 +121,13 @@ def _pump(stream: object, sink: queue.Queue[object]) -> None:
         sink.put(_EOF)
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+    """SIGTERM the process group of `process` (started with start_new_session), then
+    SIGKILL it if it is still running after `grace` seconds; reap the process."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGTERM)
     try:
-        process.wait(timeout=3)
+        process.wait(timeout=grace)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -176,14 +178,14 @@ def _execute(
                 if process.poll() is not None:
                     exited_at = exited_at or time.monotonic()
                     if time.monotonic() - exited_at > _EXIT_GRACE:
-                        _kill_group(process)
+                        kill_group(process)
                         break
                 continue
             if item is _EOF:
                 break
             emit(str(item))
         if timed_out:
-            _kill_group(process)
+            kill_group(process)
         else:
             # Output closed: the process is exiting; still bound the wait by the deadline.
             left = None if deadline is None else max(0.1, deadline - time.monotonic())
@@ -191,9 +193,9 @@ def _execute(
                 process.wait(timeout=left)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                _kill_group(process)
+                kill_group(process)
     except BaseException:
-        _kill_group(process)
+        kill_group(process)
         raise
     finally:
         reader.join(timeout=5)

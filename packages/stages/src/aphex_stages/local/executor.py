@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -37,6 +35,7 @@ from aphex_stages.local.commands import (
 from aphex_stages.local.depends import evaluate
 from aphex_stages.local.expressions import UnresolvedReference, resolve_all
 from aphex_stages.local.workflow import Task, WorkflowPlan
+from aphex_stages.process import kill_group
 
 FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Superseded"}
 
@@ -244,14 +243,7 @@ class LocalWorkflow:
 
     # -- the DAG ------------------------------------------------------------------------
     def _kill(self, process: subprocess.Popen[bytes]) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        kill_group(process, grace=10.0)
 
     def stop(self) -> None:
         """Stop scheduling and kill every running task's process group."""
