@@ -40,11 +40,14 @@ class SampleRepo:
         self.path = path
         shutil.copytree(sample_app_dir(), path, ignore=shutil.ignore_patterns("cdk.out", ".aphex"))
         self.repo = git.Repo.init(path, initial_branch="main")
+        with self.repo.config_writer() as config:  # no global git identity on a fresh machine
+            config.set_value("user", "name", "aphex")
+            config.set_value("user", "email", "aphex@localhost")
         self.commit("sample app")
 
     def commit(self, message: str) -> str:
         self.repo.git.add(A=True)
-        self.repo.git.commit(m=message, author="aphex <aphex@localhost>")
+        self.repo.git.commit(m=message)
         return self.repo.head.commit.hexsha
 
     def edit_config(self, change: Any) -> None:
