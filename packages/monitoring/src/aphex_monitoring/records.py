@@ -113,7 +113,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
-class StageRecord(_Model):
+class _TimedRecord(_Model):
+    """Normalisation shared by records with ``started_at``, ``finished_at``,
+    ``duration_seconds`` and a one-line ``error`` (the subclasses declare the fields)."""
+
+    @field_validator("started_at", "finished_at", check_fields=False)
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+    @field_validator("error", mode="before", check_fields=False)
+    @classmethod
+    def _one_line(cls, value: Any) -> Any:
+        return one_line(value) if isinstance(value, str) else value
+
+    @field_validator("duration_seconds", check_fields=False)
+    @classmethod
+    def _fill_duration(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None:
+            return _duration(info.data.get("started_at"), info.data.get("finished_at"))
+        return value
+
+
+class StageRecord(_TimedRecord):
     """What one stage (optionally for one environment) hands to monitoring."""
 
     stage: str
@@ -144,23 +166,6 @@ class StageRecord(_Model):
     def _normalise_status(cls, value: Any) -> Any:
         return _status(value, STAGE_STATUSES)
 
-    @field_validator("started_at", "finished_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return _aware(value)
-
-    @field_validator("error", mode="before")
-    @classmethod
-    def _one_line(cls, value: Any) -> Any:
-        return one_line(value) if isinstance(value, str) else value
-
-    @field_validator("duration_seconds")
-    @classmethod
-    def _fill_duration(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None:
-            return _duration(info.data.get("started_at"), info.data.get("finished_at"))
-        return value
-
     @property
     def object_name(self) -> str:
         """File name of the per-stage object: ``<stage>.json`` or ``<stage>.<env>.json``."""
@@ -183,7 +188,7 @@ class FailureInfo(_Model):
         return one_line(value) if isinstance(value, str) else value
 
 
-class RunRecord(_Model):
+class RunRecord(_TimedRecord):
     """One workflow run of one pipeline, with its stage records."""
 
     schema_version: Literal[1] = 1
@@ -216,23 +221,6 @@ class RunRecord(_Model):
     @classmethod
     def _normalise_status(cls, value: Any) -> Any:
         return _status(value, RUN_STATUSES)
-
-    @field_validator("started_at", "finished_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return _aware(value)
-
-    @field_validator("error", mode="before")
-    @classmethod
-    def _one_line(cls, value: Any) -> Any:
-        return one_line(value) if isinstance(value, str) else value
-
-    @field_validator("duration_seconds")
-    @classmethod
-    def _fill_duration(cls, value: float | None, info: ValidationInfo) -> float | None:
-        if value is None:
-            return _duration(info.data.get("started_at"), info.data.get("finished_at"))
-        return value
 
     @property
     def environments(self) -> tuple[str, ...]:
