@@ -61,6 +61,18 @@ def _plain(handler: GetCoreSchemaHandler, function: Callable[[Any], Any]) -> Cor
     return handler.generate_schema(Annotated[Any, PlainValidator(function)])
 
 
+class _PlainField:
+    """A field type whose `validate` is the whole check (a pydantic plain validator)."""
+
+    def validate(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return _plain(handler, self.validate)
+
+
 def describe(value: Any) -> str:
     """Describe a YAML value for an error message: kind plus a short rendering."""
     if value is None:
@@ -106,7 +118,7 @@ def check_text(value: str, *, multiline: bool = False) -> str | None:
 
 
 @dataclass(frozen=True)
-class Text:
+class Text(_PlainField):
     """A string: safe characters only, bounded length, optionally a full-match pattern.
 
     ``rule`` completes the message when the pattern does not match, e.g.
@@ -141,11 +153,6 @@ class Text:
             raise _error(problem)
         return value
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return _plain(handler, self.validate)
-
     def json_schema(self) -> JsonSchemaValue:
         """The JSON Schema of this string type."""
         schema: dict[str, Any] = {"type": "string", "maxLength": self.max_length}
@@ -165,7 +172,7 @@ class Text:
 
 
 @dataclass(frozen=True)
-class Int:
+class Int(_PlainField):
     """An integer (never a bool, float or quoted string) within ``low..high``."""
 
     low: int
@@ -182,11 +189,6 @@ class Int:
             raise _error(f"{rule}, got {value}")
         return value
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return _plain(handler, self.validate)
-
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
@@ -196,7 +198,7 @@ class Int:
 
 
 @dataclass(frozen=True)
-class Flag:
+class Flag(_PlainField):
     """A YAML boolean (``true``/``false``), never a string."""
 
     def validate(self, value: Any) -> bool:
@@ -205,11 +207,6 @@ class Flag:
             raise _error(f"must be true or false, got {describe(value)}")
         return value
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return _plain(handler, self.validate)
-
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
@@ -217,7 +214,7 @@ class Flag:
 
 
 @dataclass(frozen=True)
-class Choice:
+class Choice(_PlainField):
     """One of a fixed set of strings."""
 
     choices: tuple[str, ...]
@@ -229,11 +226,6 @@ class Choice:
         options = ", ".join(repr(c) for c in self.choices)
         hint = " (YAML reads unquoted yes/no/on/off as booleans)" if isinstance(value, bool) else ""
         raise _error(f"must be one of {options}, got {describe(value)}{hint}")
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> CoreSchema:
-        return _plain(handler, self.validate)
 
     def __get_pydantic_json_schema__(
         self, schema: CoreSchema, handler: GetJsonSchemaHandler
