@@ -24,6 +24,7 @@ from aphex_stages.cdk import CdkRunner
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.deploy import base_target, seconds_from_env
 from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.logs import command_output
 
 INFRA_APP_ENV = "APHEX_INFRA_APP"
 INFRA_BIN_ENV = "APHEX_INFRA_BIN"
@@ -63,7 +64,7 @@ def deploy_pipeline_infra(
     )
     runner = CdkRunner(
         target=base_target(region, env),
-        on_line=lambda line: log.info("  | %s", line),
+        on_line=command_output(log),
         timeout=seconds_from_env("APHEX_DEPLOY_TIMEOUT_SECONDS", 1800, env),
         env=extra,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
@@ -79,3 +80,8 @@ def configure_logging(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     install_redaction()
     return logging.getLogger(f"aphex.{stage}")
+
+
+def command_output(log: logging.Logger) -> Callable[[str], None]:
+    """A line callback that logs a command's output, indented as `  | line`."""
+    return lambda line: log.info("  | %s", line)

@@ -21,6 +21,7 @@ from pathlib import Path
 from aphex_config import Command
 from aphex_stages.artifact import check_bucket, package_artifact, s3_client, upload_artifact
 from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.logs import command_output
 from aphex_stages.process import describe_command, describe_exit, run_command
 from aphex_stages.runner import Stage, StageContext
 from aphex_stages.workspace import CONFIG_FILE, open_workspace
@@ -70,7 +71,7 @@ def run_build_commands(
             command,
             cwd=cwd,
             timeout=remaining,
-            on_line=lambda line: log.info("  | %s", line),
+            on_line=command_output(log),
         )
         where = f"build command {number}/{total} `{shown}`"
         if result.timed_out:

@@ -7,6 +7,7 @@ the stage skeleton (options, logs, exit codes, the stage record's output keys).
 from __future__ import annotations
 
 from aphex_stages.deploy import EnvironmentJob, deploy_environment
+from aphex_stages.logs import command_output
 from aphex_stages.runner import Stage, StageContext
 
 __all__ = ["main", "stage"]
@@ -15,7 +16,7 @@ __all__ = ["main", "stage"]
 def _work(context: StageContext) -> None:
     result = deploy_environment(
         EnvironmentJob.from_stage(context),
-        on_line=lambda line: context.log.info("  | %s", line),
+        on_line=command_output(context.log),
         log=context.log,
     )
     context.output_keys.extend(result.output_keys)

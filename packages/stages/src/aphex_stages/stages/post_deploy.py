@@ -7,6 +7,7 @@ into the stage skeleton.
 from __future__ import annotations
 
 from aphex_stages.deploy import EnvironmentJob
+from aphex_stages.logs import command_output
 from aphex_stages.runner import Stage, StageContext
 from aphex_stages.testrun import run_environment_tests
 
@@ -16,7 +17,7 @@ __all__ = ["main", "stage"]
 def _work(context: StageContext) -> None:
     run = run_environment_tests(
         EnvironmentJob.from_stage(context),
-        on_line=lambda line: context.log.info("  | %s", line),
+        on_line=command_output(context.log),
         log=context.log,
     )
     context.output_keys.extend(run.stored)
