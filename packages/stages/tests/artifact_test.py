@@ -24,6 +24,7 @@ from aphex_stages.artifact import (
     download_artifact,
     extract_artifact,
     package_artifact,
+    read_beside,
     s3_client,
     select_files,
     upload_artifact,
@@ -224,6 +225,16 @@ def test_download_round_trip_and_upload_beside(tmp_path, s3, bucket):
     assert key == f"{location.prefix}outputs.json"
     with pytest.raises(ValueError):
         upload_beside(s3, bucket, location, "artifact.tar.gz", b"")
+    nested = upload_beside(s3, bucket, location, "outputs/dev.json", b'{"y": 2}')
+    assert nested == f"{location.prefix}outputs/dev.json"
+    assert read_beside(s3, bucket, location, "outputs/dev.json", missing="none") == b'{"y": 2}'
+    for bad in ("../x.json", "outputs/../x.json", "/x.json", "outputs//x.json"):
+        with pytest.raises(ValueError):
+            upload_beside(s3, bucket, location, bad, b"")
+    with pytest.raises(StageError) as caught:
+        read_beside(s3, bucket, location, "outputs/qa.json", missing="qa was never deployed")
+    assert caught.value.code is ExitCode.ARTIFACT_INVALID
+    assert "qa was never deployed" in caught.value.cause
 
 
 def test_no_artifact_for_the_commit(s3, bucket, tmp_path):

@@ -609,6 +609,29 @@ def upload_artifact(
     return location
 
 
+def _beside_key(location: ArtifactLocation, name: str) -> str:
+    parts = name.split("/")
+    if not all(_BESIDE_NAME.fullmatch(part) for part in parts) or name in _RESERVED:
+        raise ValueError(f"invalid name beside the artifact: {name!r}")
+    return location.key(name)
+
+
+def read_beside(
+    s3: S3Client, bucket: str, location: ArtifactLocation, name: str, *, missing: str
+) -> bytes:
+    """The object stored at ``name`` beside the tarball; StageError(ARTIFACT_INVALID, missing)
+    when there is none."""
+    key = _beside_key(location, name)
+    with _s3_call(s3, f"reading s3://{bucket}/{key}"):
+        try:
+            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if _error_code(error) in ("NoSuchKey", "404"):
+                raise _invalid(f"{missing} (s3://{bucket}/{key})") from None
+            raise
+    return body
+
+
 def upload_beside(
     s3: S3Client,
     bucket: str,
@@ -619,14 +642,13 @@ def upload_beside(
     content_type: str = "application/json",
     overwrite: bool = True,
 ) -> str:
-    """Store ``data`` as ``name`` beside the tarball (``outputs.json``, test summaries); its key.
+    """Store ``data`` at ``name`` beside the tarball (``outputs/dev.json``, test summaries).
 
-    ``name`` is a plain file name other than ``artifact.tar.gz`` and ``manifest.json``. With
-    ``overwrite=False`` an existing object is kept and StageError(AWS_FAILED) raised.
+    ``name`` is a relative path of plain file names, other than ``artifact.tar.gz`` and
+    ``manifest.json``. With ``overwrite=False`` an existing object is kept and
+    StageError(AWS_FAILED) raised. Returns the key.
     """
-    if not _BESIDE_NAME.fullmatch(name) or name in _RESERVED:
-        raise ValueError(f"invalid name beside the artifact: {name!r}")
-    key = location.key(name)
+    key = _beside_key(location, name)
     with _s3_call(s3, f"uploading s3://{bucket}/{key}"):
         if overwrite:
             s3.put_object(

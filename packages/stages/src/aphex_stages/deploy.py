@@ -16,14 +16,12 @@ the artifact as ``outputs/<environment>.json``.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,10 +64,8 @@ __all__ = [
     "environment_target",
     "fetch_environment",
     "outputs_name",
-    "read_beside",
     "seconds_from_env",
     "session_name",
-    "store_beside",
     "synth_context",
 ]
 
@@ -80,7 +76,6 @@ LOCAL_AWS_LOG_ENV = "APHEX_LOCAL_AWS_LOG"  # the local AWS server's log, named i
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _RESERVED_CONTEXT = ("account", "region", "environment")
 _TAIL = 20
-_BESIDE_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 _log = logging.getLogger("aphex.deploy")
 
@@ -207,63 +202,6 @@ def environment_target(job: EnvironmentJob, env: Environment) -> AwsTarget:
         ExitCode.AWS_FAILED,
         f"cannot assume {role} for {env.name} ({base.describe()}): {cause}",
     )
-
-
-def _beside_key(location: ArtifactLocation, path: str) -> str:
-    parts = path.split("/")
-    if not all(_BESIDE_PART.fullmatch(part) for part in parts):
-        raise ValueError(f"invalid path beside the artifact: {path!r}")
-    return location.key(path)
-
-
-def store_beside(
-    s3: Any,
-    bucket: str,
-    location: ArtifactLocation,
-    path: str,
-    data: bytes,
-    *,
-    content_type: str = "application/json",
-) -> str:
-    """Store ``data`` at ``path`` (``outputs/dev.json``) beside the artifact; return its key."""
-    if "/" not in path:
-        return upload_beside(s3, bucket, location, path, data, content_type=content_type)
-    key = _beside_key(location, path)
-    with _aws(f"uploading s3://{bucket}/{key}"):
-        s3.put_object(
-            Bucket=bucket, Key=key, Body=data, ChecksumAlgorithm="SHA256", ContentType=content_type
-        )
-    return key
-
-
-def read_beside(
-    s3: Any, bucket: str, location: ArtifactLocation, path: str, *, missing: str
-) -> bytes:
-    """The object at ``path`` beside the artifact; StageError(ARTIFACT_INVALID, missing) if absent."""
-    key = _beside_key(location, path)
-    with _aws(f"reading s3://{bucket}/{key}"):
-        try:
-            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                raise StageError(
-                    ExitCode.ARTIFACT_INVALID, f"{missing} (s3://{bucket}/{key})"
-                ) from None
-            raise
-    return body
-
-
-@contextlib.contextmanager
-def _aws(what: str) -> Iterator[None]:
-    """botocore failures (after boto3's retries) as StageError(AWS_FAILED)."""
-    try:
-        yield
-    except ClientError as error:
-        info = error.response.get("Error", {})
-        cause = f"{info.get('Code', 'Error')}: {info.get('Message', '')}".rstrip(": ")
-        raise StageError(ExitCode.AWS_FAILED, f"{what} failed: {cause}") from None
-    except BotoCoreError as error:
-        raise StageError(ExitCode.AWS_FAILED, f"{what} failed: {error}") from None
 
 
 def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
@@ -427,7 +365,7 @@ def deploy_environment(
     outputs = _deploy(runner, assembly, stacks, outputs_file, deadline, budget)
     timings["deploy"] = time.monotonic() - mark
     data = _write_outputs(outputs_file, outputs)
-    key = store_beside(s3, job.bucket, fetched.location, outputs_name(env.name), data)
+    key = upload_beside(s3, job.bucket, fetched.location, outputs_name(env.name), data)
     timings["total"] = time.monotonic() - started
     return DeployResult(
         environment=env.name,

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aphex_config import TestSettings
-from aphex_stages.artifact import s3_client
+from aphex_stages.artifact import read_beside, s3_client, upload_beside
 from aphex_stages.cdk import output_env_vars, read_outputs_file
 from aphex_stages.cdk.aws import apply_environ
 from aphex_stages.deploy import (
@@ -38,9 +38,7 @@ from aphex_stages.deploy import (
     environment_target,
     fetch_environment,
     outputs_name,
-    read_beside,
     seconds_from_env,
-    store_beside,
 )
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.process import describe_command, describe_exit, run_command
@@ -223,7 +221,7 @@ def _store(
 ) -> tuple[str, ...]:
     prefix = f"tests/{fetched.env.name}/"
     keys = [
-        store_beside(
+        upload_beside(
             s3,
             job.bucket,
             fetched.location,
@@ -234,7 +232,7 @@ def _store(
         for name, path in reports
     ]
     summary = json.dumps(run.summary(job), indent=2).encode("utf-8")
-    keys.append(store_beside(s3, job.bucket, fetched.location, prefix + "summary.json", summary))
+    keys.append(upload_beside(s3, job.bucket, fetched.location, prefix + "summary.json", summary))
     return tuple(keys)
 
 

@@ -290,8 +290,8 @@ class LocalRun:
         """Each environment's stack outputs, as its environment stage stored them."""
         import json
 
-        from aphex_stages.artifact import ArtifactLocation
-        from aphex_stages.deploy import outputs_name, read_beside
+        from aphex_stages.artifact import ArtifactLocation, read_beside
+        from aphex_stages.deploy import outputs_name
         from aphex_stages.errors import StageError
 
         s3 = aws.client("s3")
