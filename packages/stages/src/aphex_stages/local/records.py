@@ -7,6 +7,7 @@ After a run, `runs/` and `deployed/` objects are copied from the bucket into
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,6 @@ def restore_records(s3: Any, bucket: str, folder: Path) -> int:
 
 def save_records(s3: Any, bucket: str, folder: Path) -> int:
     """Copy every record object of `bucket` into `folder` (each file written atomically)."""
-    import json
-
     count = 0
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in PREFIXES:
