@@ -204,6 +204,19 @@ class AphexArtifactsStack(Stack):
                 resources=list(self._deploy_roles()),
             ),
             iam.PolicyStatement(
+                # The pipeline stage checks that its own stacks are unchanged since the
+                # deploy it recorded before it skips their synth (aphex_stages.infra_state).
+                sid="OwnStacks",
+                actions=["cloudformation:DescribeStacks", "cloudformation:GetTemplate"],
+                resources=[
+                    self.format_arn(
+                        service="cloudformation",
+                        resource="stack",
+                        resource_name=f"{settings.stack_prefix}-*/*",
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
                 sid="Metrics",
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],
@@ -264,6 +277,14 @@ class AphexArtifactsStack(Stack):
             f"<AWS::AccountId>:log-group:{self.settings.log_group_name}:log-stream:*]",
             "Streams of the pipeline's own log group: monitoring writes one stream per run, "
             "named after the run, so stream names cannot be listed in advance.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:"
+            f"<AWS::AccountId>:stack/{self.settings.stack_prefix}-*/*]",
+            "Read-only DescribeStacks and GetTemplate of the pipeline's own stacks (named by "
+            "its prefix); a stack ARN ends in an id CloudFormation assigns, so it cannot be "
+            "listed in advance.",
         )
 
     def _prefixes(self) -> tuple[str, ...]:

@@ -206,10 +206,17 @@ def test_metrics_logs_and_topic_are_scoped(template: dict[str, Any]) -> None:
         "ArtifactListing",
         "ArtifactBucketLocation",
         "AssumeDeployRoles",
+        "OwnStacks",
         "Metrics",
         "RunLogs",
         "Notifications",
     }
+    own = statements["OwnStacks"]
+    assert own["Action"] == ["cloudformation:DescribeStacks", "cloudformation:GetTemplate"]
+    assert _text(own["Resource"]) == (
+        "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
+        f"aphex-{PIPELINE}-*/*"
+    )
 
 
 def test_log_group_and_alarm(template: dict[str, Any]) -> None:

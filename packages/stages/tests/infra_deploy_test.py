@@ -3,6 +3,7 @@ a change: the real app, the real CDK CLI and a moto server (the artifacts stack 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ import yaml
 from aphex_stages.cdk import CdkRunner, LocalAws
 from aphex_stages.errors import StageError
 from aphex_stages.infra_deploy import deploy_pipeline_infra, infra_context
+from aphex_stages.infra_state import InfraState
 from aphex_testing.cdk import ensure_cdk_cli, repo_root, sample_app_dir
 from aphex_testing.moto_server import start_moto_server
 
@@ -75,6 +77,50 @@ def test_deploys_once_then_only_on_change(environ, tmp_path: Path, caplog) -> No
     # A new target account changes the execution role's permissions: deployed again.
     write_config(config, ["111111111111", "111111111111", "333333333333"])
     assert deploy_pipeline_infra(config, log, environ) is True
+
+
+def test_the_record_skips_synth_until_inputs_or_stacks_change(
+    environ, tmp_path: Path, caplog, monkeypatch
+) -> None:
+    caplog.set_level(logging.INFO)
+    log = logging.getLogger("test.infra.state")
+    for name in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, environ[name])
+    state = InfraState.connect("aphex-state-test", "aphex-sample", "us-east-1")
+    state.s3.create_bucket(Bucket="aphex-state-test")
+    config = write_config(tmp_path / "aphex-config.yaml", ["444444444444"] * 3)
+    # Someone else's record (another fingerprint) is never trusted: synth and diff.
+    state.s3.put_object(Bucket=state.bucket, Key=state.key, Body=b'{"fingerprint": "x"}')
+    assert deploy_pipeline_infra(config, log, environ, state=state) is True
+    record = json.loads(state.s3.get_object(Bucket=state.bucket, Key=state.key)["Body"].read())
+    assert list(record["stacks"]) == ["aphex-aphex-sample-artifacts"]
+    caplog.clear()
+    assert deploy_pipeline_infra(config, log, environ, state=state) is False
+    assert "not synthesized" in caplog.text
+    assert "Synthesis" not in caplog.text and "synth" not in caplog.text.replace("synthesized", "")
+    # The stack updated behind the pipeline's back: synthesized and diffed again.
+    state.cloudformation.update_stack(
+        StackName="aphex-aphex-sample-artifacts",
+        UsePreviousTemplate=True,
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
+        Tags=[{"Key": "touched", "Value": "by-hand"}],
+    )
+    caplog.clear()
+    assert deploy_pipeline_infra(config, log, environ, state=state) is False
+    assert "pipeline infrastructure unchanged (AphexArtifactsStack)" in caplog.text
+    caplog.clear()
+    assert deploy_pipeline_infra(config, log, environ, state=state) is False
+    assert "not synthesized" in caplog.text
+    # A config change that changes the template: deployed; one that does not: diffed only.
+    write_config(config, ["444444444444", "444444444444", "555555555555"])
+    assert deploy_pipeline_infra(config, log, environ, state=state) is True
+    with config.open("a") as handle:
+        handle.write("# a comment changes the inputs, not the template\n")
+    caplog.clear()
+    assert deploy_pipeline_infra(config, log, environ, state=state) is False
+    assert "pipeline infrastructure unchanged (AphexArtifactsStack)" in caplog.text
+    assert deploy_pipeline_infra(config, log, environ, state=state) is False
+    assert "not synthesized" in caplog.text
 
 
 def test_a_missing_app_is_a_clear_error(environ, tmp_path: Path) -> None:

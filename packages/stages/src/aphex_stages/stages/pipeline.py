@@ -1,7 +1,8 @@
 """``aphex-stage-pipeline``: the pipeline updates itself from the commit it runs.
 
 1. checks out exactly the commit and loads its ``aphex-config.yaml``;
-2. deploys the pipeline's own CDK app when ``APHEX_INFRA_APP`` is set (skipped otherwise);
+2. deploys the pipeline's own CDK app when ``APHEX_INFRA_APP`` is set (skipped otherwise),
+   without even synthesizing it when its inputs are those of its last deploy;
 3. regenerates the WorkflowTemplate from the config, with every other setting taken from
    the pod's environment variables (never from the commit), validates it, has the cluster
    dry-run it and applies it with the ``resourceVersion`` it read (``selfupdate``);
@@ -14,7 +15,6 @@ The cluster is Kubernetes (in-cluster, kubeconfig or ``APHEX_KUBE_HOST``) unless
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
@@ -31,13 +31,18 @@ __all__ = ["INFRA_APP_ENV", "main", "stage"]
 INFRA_APP_ENV = "APHEX_INFRA_APP"
 
 
-def _deploy_infra(config_file: Path, log: logging.Logger) -> None:
+def _deploy_infra(config_file: Path, context: StageContext) -> None:
+    log = context.log
     if not os.environ.get(INFRA_APP_ENV):
         log.info("%s is not set: not deploying the pipeline's own CDK app", INFRA_APP_ENV)
         return
     from aphex_stages.infra_deploy import deploy_pipeline_infra
+    from aphex_stages.infra_state import InfraState
 
-    deploy_pipeline_infra(config_file, log)
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    bucket = context.settings.require_bucket()
+    state = InfraState.connect(bucket, context.inputs.pipeline, region)
+    deploy_pipeline_infra(config_file, log, state=state)
 
 
 def _work(context: StageContext) -> None:
@@ -52,7 +57,7 @@ def _work(context: StageContext) -> None:
             f"{config.pipeline.name!r}, but this is pipeline {inputs.pipeline!r}; a pipeline "
             "cannot rename itself: install the new name separately",
         )
-    _deploy_infra(workspace.path / CONFIG_FILE, log)
+    _deploy_infra(workspace.path / CONFIG_FILE, context)
     settings = generator_settings_from_env()
     namespace = settings.namespace or config.pipeline.namespace
     try:
