@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Mapping, MutableSequence, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from aphex_monitoring.secrets import redact
 
@@ -121,7 +122,16 @@ def _pump(stream: object, sink: queue.Queue[object]) -> None:
         sink.put(_EOF)
 
 
-def kill_group(process: subprocess.Popen[bytes], grace: float = 3.0) -> None:
+class GroupLeader(Protocol):
+    """A started process that leads its own process group: a Popen or a warm-started one."""
+
+    pid: int
+
+    def wait(self, timeout: float | None = None) -> int:
+        ...
+
+
+def kill_group(process: GroupLeader, grace: float = 3.0) -> None:
     """SIGTERM the process group of `process` (started with start_new_session), then
     SIGKILL it if it is still running after `grace` seconds; reap the process."""
     with contextlib.suppress(ProcessLookupError, PermissionError):

@@ -61,3 +61,13 @@ def resolve_program(name: str, path: str) -> list[str]:
     raise CommandNotFound(
         f"{name!r} is not on PATH; install the aphex packages (see README) or put it on PATH"
     )
+
+
+def is_own_script(name: str, program: list[str]) -> bool:
+    """Whether `program` (from :func:`resolve_program`) runs this installation's console
+    script `name`: the table's launcher, or the script beside this interpreter."""
+    if name not in CONSOLE_SCRIPTS:
+        return False
+    if program[:2] == [sys.executable, "-c"]:
+        return True
+    return len(program) == 1 and Path(program[0]).parent == Path(sys.executable).parent

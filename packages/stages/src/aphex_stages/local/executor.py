@@ -29,13 +29,15 @@ from aphex_stages.local.commands import (
     LAUNCH_PATH,
     CommandNotFound,
     import_path,
+    is_own_script,
     resolve_program,
     search_path,
 )
 from aphex_stages.local.depends import evaluate
 from aphex_stages.local.expressions import UnresolvedReference, resolve_all
+from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.local.workflow import Task, WorkflowPlan
-from aphex_stages.process import kill_group
+from aphex_stages.process import GroupLeader, kill_group
 
 FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Superseded"}
 
@@ -129,8 +131,10 @@ class LocalWorkflow:
         approver: Approver = lambda _name: False,
         reporter: Reporter = lambda _state: None,
         extra_path: list[Path] | None = None,
+        launcher: WarmLauncher | None = None,
     ) -> None:
         self.plan = plan
+        self.launcher = launcher
         self.workflow_name = workflow_name
         self.run_dir = run_dir
         self.lock_dir = lock_dir
@@ -150,7 +154,7 @@ class LocalWorkflow:
             }
         )
         self.states = {t.name: TaskState(t.name, t.template) for t in plan.tasks}
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._processes: dict[str, GroupLeader] = {}
         self._lock = threading.Lock()
         self._stopping = False
 
@@ -174,27 +178,18 @@ class LocalWorkflow:
         deadline = template.get("activeDeadlineSeconds")
         timeout = float(deadline) if deadline else None
         state.log_path = self.run_dir / f"{state.name}.log"
-        with open(state.log_path, "wb") as log:
-            process = subprocess.Popen(
-                [*program, *argv[1:]],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.run_dir,
-                start_new_session=True,
-            )
+        process = self._start(argv, program, env, state.log_path)
+        with self._lock:
+            self._processes[state.name] = process
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(process)
+            self._finish(state, "Failed", f"exceeded activeDeadlineSeconds {deadline}")
+            return
+        finally:
             with self._lock:
-                self._processes[state.name] = process
-            try:
-                code = process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill(process)
-                self._finish(state, "Failed", f"exceeded activeDeadlineSeconds {deadline}")
-                return
-            finally:
-                with self._lock:
-                    self._processes.pop(state.name, None)
+                self._processes.pop(state.name, None)
         state.exit_code = code
         if self._stopping:
             self._finish(state, "Failed", "interrupted")
@@ -204,6 +199,27 @@ class LocalWorkflow:
             self._finish(state, "Superseded", _last_line(state.log_path))
         else:
             self._finish(state, "Failed", _last_line(state.log_path) or f"exit code {code}")
+
+    def _start(
+        self, argv: list[str], program: list[str], env: dict[str, str], log_path: Path
+    ) -> GroupLeader:
+        """Start the container's command in its own session, output to `log_path`: warm
+        (forked, see :mod:`aphex_stages.local.warm`) when it is one of our console scripts."""
+        if self.launcher is not None and is_own_script(argv[0], program):
+            own_env = {k: v for k, v in env.items() if k != LAUNCH_PATH}
+            return self.launcher.start(
+                argv[0], argv[1:], env=own_env, cwd=self.run_dir, log_path=log_path
+            )
+        with open(log_path, "wb") as log:
+            return subprocess.Popen(
+                [*program, *argv[1:]],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                cwd=self.run_dir,
+                start_new_session=True,
+            )
 
     def _run_task(self, task: Task) -> None:
         state = self.states[task.name]
@@ -242,7 +258,7 @@ class LocalWorkflow:
             self._finish(state, "Errored", str(error))
 
     # -- the DAG ------------------------------------------------------------------------
-    def _kill(self, process: subprocess.Popen[bytes]) -> None:
+    def _kill(self, process: GroupLeader) -> None:
         kill_group(process, grace=10.0)
 
     def stop(self) -> None:

@@ -33,6 +33,7 @@ from aphex_stages.local.executor import LocalWorkflow, RunResult
 from aphex_stages.local.progress import Progress
 from aphex_stages.local.records import restore_records, save_records
 from aphex_stages.local.summary import render_summary
+from aphex_stages.local.warm import WarmLauncher, warm_enabled
 from aphex_stages.local.workflow import TemplateNotRunnable, plan_from_template
 
 LOCAL_BUCKET = "aphex-local-artifacts"
@@ -134,6 +135,7 @@ class LocalRun:
         self.pipeline = self.config.pipeline.name
         self.cluster = LocalCluster(self.paths.cluster, self.config.pipeline.namespace)
         self.progress = Progress(self.out)
+        self.launcher = WarmLauncher() if warm_enabled() else None
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -162,6 +164,8 @@ class LocalRun:
 
     def _install(self, aws: LocalAwsEndpoint, env: dict[str, str], cdk_cli: Path) -> None:
         started = time.monotonic()
+        if self.launcher is not None:
+            self.launcher.prepare()  # its imports run while the CDK bootstraps
         s3 = aws.client("s3")
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
@@ -220,6 +224,7 @@ class LocalRun:
             parallelism=self.options.parallelism,
             approver=_approver(self.options.approve, self.progress, self.out),
             reporter=self.progress.update,
+            launcher=self.launcher,
         )
         self.cluster.set_workflow_phase(name, "Running")
         self.progress.start(
