@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlib import ROOT, source_pythonpath, use_sources
+from benchlib import PACKAGES, ROOT, use_sources
 
 use_sources()
 
@@ -138,7 +138,7 @@ def pipeline_environ(server: MotoServer, tools: Tools) -> dict[str, str]:
     """What `aphex run --local` gets: the sources first, the app's venv, the infra app."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APHEX_"))}
     env.update(venv_path_env(tools.sample_venv, env))
-    env["PYTHONPATH"] = source_pythonpath()
+    env.pop("PYTHONPATH", None)  # the sources go on aphex's sys.path only (see _aphex)
     env["APHEX_CDK_CLI"] = str(tools.cli)
     env["APHEX_INFRA_APP"] = str(ROOT / "infra")
     if tools.infra_bin is not None:
@@ -148,7 +148,7 @@ def pipeline_environ(server: MotoServer, tools: Tools) -> dict[str, str]:
 
 def run_pipeline(repo: Path, endpoint: str, environ: Mapping[str, str], log: Path) -> PipelineRun:
     """Time `aphex run --local --approve all` of HEAD against `endpoint`; fail loudly."""
-    argv = [sys.executable, "-m", "aphex_stages", "run", "--local", str(repo)]
+    argv = [*_aphex(), "run", "--local", str(repo)]
     argv += ["--approve", "all", "--aws-endpoint", endpoint]
     started = time.perf_counter()
     with open(log, "w") as out:
@@ -173,6 +173,17 @@ def run_pipeline(repo: Path, endpoint: str, environ: Mapping[str, str], log: Pat
         workflows=sorted(r["workflow_name"] for r in records),
         stages=stages,
     )
+
+
+def _aphex() -> list[str]:
+    """The `aphex` command of this checkout's sources. They go on its sys.path, not in
+    PYTHONPATH, so that the app's own processes (synth, tests) never see them."""
+    sources = [str(ROOT / "packages" / name / "src") for name in PACKAGES]
+    program = (
+        f"import sys; sys.path[:0] = {sources!r}; "
+        "from aphex_stages.cli import main; sys.exit(main())"
+    )
+    return [sys.executable, "-c", program]
 
 
 def run_records(repo: Path, environ: Mapping[str, str]) -> list[dict[str, Any]]:
