@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Benchmark: from a commit that adds an environment to that environment being deployed.
+
+The sample app's pipeline (dev -> staging -> prod) against a moto server, installed by a
+first `aphex run --local` (not timed). Then per run, one commit adds an environment
+(`qa-N`, after dev, in another region) and is pushed once: one `aphex run --local` of that
+commit. The pipeline stage applies the new WorkflowTemplate, supersedes its own run and
+restarts it on the new topology, so the same push deploys and tests `qa-N`.
+
+Reports per run: pushes needed (commits run until `qa-N` is deployed: the target is 1; the
+seed design needs 2, one to change the template and one to use it), workflows run for the
+push, seconds from the push to `qa-N`'s stacks deployed and to its tests passed, and the
+command's wall time. Each run adds one more environment, so later runs deploy more.
+
+Run: `python3 bench/self_modification.py [--runs N] [--keep]`; a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchlib import Noise, emit, median, print_table, use_sources
+from localrun import (
+    Env,
+    Tools,
+    commit,
+    make_repo,
+    pipeline_environ,
+    run_pipeline,
+    run_records,
+    write_config,
+)
+
+use_sources()
+
+from aphex_stages.local.moto import start_moto_server  # noqa: E402
+
+TARGET_PUSHES = 1
+PIPELINE = "aphex-bench-selfmod"
+BASE = [
+    Env("dev", "511111111111", "us-east-1"),
+    Env("staging", "511111111111", "us-west-2", depends_on=("dev",)),
+    Env("prod", "522222222222", "us-east-1", depends_on=("staging",)),
+]
+
+
+def _seconds_after(start: datetime, stamp: str) -> float:
+    return (datetime.fromisoformat(stamp.replace("Z", "+00:00")) - start).total_seconds()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=2, help="timed runs (default 2)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = parser.parse_args()
+    tools = Tools.find()
+    work = Path(tempfile.mkdtemp(prefix="aphex-bench-selfmod-"))
+    server = start_moto_server(log_dir=work / "moto")
+    environ = pipeline_environ(server, tools)
+    rows: list[dict[str, Any]] = []
+    noise: Noise | None = None
+    try:
+        repo = make_repo(work / "repo", PIPELINE, BASE)
+        print("set-up: installing the pipeline (first run) ...", flush=True)
+        run_pipeline(repo, server.endpoint, environ, work / "install.log")
+        envs = list(BASE)
+        noise = Noise()
+        for run in range(args.runs):
+            name = f"qa-{run + 1}"
+            envs.append(Env(name, "522222222222", "eu-west-1", depends_on=("dev",)))
+            write_config(repo, PIPELINE, envs)
+            pushed_at = datetime.now(UTC)
+            started = time.perf_counter()
+            sha = commit(repo, f"add environment {name}")
+            result = run_pipeline(repo, server.endpoint, environ, work / f"run-{run}.log")
+            wall = time.perf_counter() - started
+            records = [r for r in run_records(repo, environ) if r["commit_sha"] == sha]
+            final = max(records, key=lambda r: r["started_at"])
+            stages = {(s["stage"], s.get("environment")): s for s in final["stages"]}
+            deploy, test = stages.get(("environment", name)), stages.get(("test", name))
+            if final["status"] != "Succeeded" or deploy is None or test is None:
+                raise SystemExit(f"bench: {name} was not deployed by the push; see {work}")
+            rows.append(
+                {
+                    "environment": name,
+                    "pushes": 1,
+                    "workflows": len(records),
+                    "deployed_s": _seconds_after(pushed_at, deploy["finished_at"]),
+                    "tested_s": _seconds_after(pushed_at, test["finished_at"]),
+                    "command_s": wall,
+                    "superseded": len(result.workflows) - 1,
+                }
+            )
+            print(
+                f"run {run}: {name} deployed {rows[-1]['deployed_s']:.1f} s after the push",
+                flush=True,
+            )
+    finally:
+        server.stop()
+    print_table(
+        ["run", "added", "pushes", "workflows", "deployed (s)", "tested (s)", "command (s)"],
+        [
+            (
+                i,
+                r["environment"],
+                r["pushes"],
+                r["workflows"],
+                r["deployed_s"],
+                r["tested_s"],
+                r["command_s"],
+            )
+            for i, r in enumerate(rows)
+        ],
+    )
+    pushes = max(r["pushes"] for r in rows)
+    print(f"pushes from commit to deployed: {pushes} (target {TARGET_PUSHES}; the seed needs 2)")
+    emit(
+        "self_modification",
+        {
+            "runs": len(rows),
+            "pushes": pushes,
+            "workflows_per_push": max(r["workflows"] for r in rows),
+            "deployed_s": round(median(r["deployed_s"] for r in rows), 2),
+            "tested_s": round(median(r["tested_s"] for r in rows), 2),
+            "command_s": round(median(r["command_s"] for r in rows), 2),
+            "target_pushes": TARGET_PUSHES,
+            "ok": pushes <= TARGET_PUSHES,
+        },
+        noise=noise,
+    )
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

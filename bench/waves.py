@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Benchmark: three independent environments in one wave against the same three in a line.
+
+Two pipelines of the sample app against one moto server, in separate accounts: `wave`,
+whose environments a, b and c depend on nothing (one wave: the local runner starts their
+deploys together, `--parallelism 4`), and `line`, where b depends on a and c on b. Set-up,
+not timed: each is installed and its stacks created by a first `aphex run --local`. Then
+per run, the same app change is pushed to both and both run, in alternating order.
+
+Reports medians of each pipeline's environment phase (first environment stage start to
+last test end, from the run record: the part the topology changes) and of its whole
+workflow, and the ratios wave / line. Target: environment phase of the wave <= 0.5 of the
+line's on this machine. Three deploys share 2 cores and one moto server here, so the
+ideal of 1/3 is out of reach; the figure shows how close the runner gets.
+
+Run: `python3 bench/waves.py [--runs N] [--keep]`; a table, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchlib import Noise, emit, median, print_table, use_sources
+from localrun import (
+    Env,
+    Tools,
+    make_repo,
+    pipeline_environ,
+    push_app_change,
+    run_pipeline,
+    run_records,
+)
+
+use_sources()
+
+from aphex_stages.local.moto import start_moto_server  # noqa: E402
+
+TARGET = 0.5
+LAYOUTS = {
+    "wave": [Env(name, "311111111111") for name in ("a", "b", "c")],
+    "line": [
+        Env("a", "411111111111"),
+        Env("b", "411111111111", depends_on=("a",)),
+        Env("c", "411111111111", depends_on=("b",)),
+    ],
+}
+
+
+def environment_phase(record: dict[str, Any]) -> float:
+    """Seconds from the first environment stage's start to the last test's end."""
+    stages = [s for s in record["stages"] if s.get("environment")]
+    start = min(_time(s["started_at"]) for s in stages)
+    end = max(_time(s["finished_at"]) for s in stages)
+    return (end - start).total_seconds()
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=3, help="timed runs (default 3)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = parser.parse_args()
+    tools = Tools.find()
+    work = Path(tempfile.mkdtemp(prefix="aphex-bench-waves-"))
+    server = start_moto_server(log_dir=work / "moto")
+    environ = pipeline_environ(server, tools)
+    phases: dict[str, list[float]] = {name: [] for name in LAYOUTS}
+    workflows: dict[str, list[float]] = {name: [] for name in LAYOUTS}
+    noise: Noise | None = None
+    try:
+        repos = {
+            name: make_repo(work / name, f"aphex-bench-{name}", envs)
+            for name, envs in LAYOUTS.items()
+        }
+        print("set-up: installing both pipelines (first runs) ...", flush=True)
+        for name, repo in repos.items():
+            run_pipeline(repo, server.endpoint, environ, work / f"{name}-install.log")
+        noise = Noise()
+        for run in range(args.runs):
+            order = list(LAYOUTS) if run % 2 == 0 else list(reversed(LAYOUTS))
+            for name in order:
+                sha = push_app_change(repos[name], run + 1)
+                result = run_pipeline(
+                    repos[name], server.endpoint, environ, work / f"{name}-{run}.log"
+                )
+                record = max(
+                    (r for r in run_records(repos[name], environ) if r["commit_sha"] == sha),
+                    key=lambda r: r["started_at"],
+                )
+                phases[name].append(environment_phase(record))
+                workflows[name].append(result.workflow_s)
+            print(
+                f"run {run}: environments wave {phases['wave'][-1]:.1f} s,"
+                f" line {phases['line'][-1]:.1f} s",
+                flush=True,
+            )
+    finally:
+        server.stop()
+    ratios = [w / line for w, line in zip(phases["wave"], phases["line"], strict=True)]
+    workflow_ratios = [
+        w / line for w, line in zip(workflows["wave"], workflows["line"], strict=True)
+    ]
+    print_table(
+        [
+            "run",
+            "wave envs (s)",
+            "line envs (s)",
+            "ratio",
+            "wave workflow (s)",
+            "line workflow (s)",
+            "workflow ratio",
+        ],
+        [
+            (
+                run,
+                phases["wave"][run],
+                phases["line"][run],
+                ratios[run],
+                workflows["wave"][run],
+                workflows["line"][run],
+                workflow_ratios[run],
+            )
+            for run in range(len(ratios))
+        ],
+    )
+    ratio = median(ratios)
+    print(f"environment phase wave / line: {ratio:.3f} (target <= {TARGET})")
+    emit(
+        "waves",
+        {
+            "runs": len(ratios),
+            "environments": 3,
+            "wave_environments_s": round(median(phases["wave"]), 2),
+            "line_environments_s": round(median(phases["line"]), 2),
+            "ratio": round(ratio, 3),
+            "wave_workflow_s": round(median(workflows["wave"]), 2),
+            "line_workflow_s": round(median(workflows["line"]), 2),
+            "workflow_ratio": round(median(workflow_ratios), 3),
+            "target_ratio": TARGET,
+            "ok": ratio <= TARGET,
+        },
+        noise=noise,
+    )
+    if args.keep:
+        print(f"kept {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
