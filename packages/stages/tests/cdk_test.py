@@ -69,6 +69,20 @@ else:
 app.synth()
 """
 
+# Two independent stacks, defined in the order Second, First.
+TWO_STACKS_APP = """
+import aws_cdk as cdk
+from aws_cdk import aws_ssm as ssm
+
+app = cdk.App()
+env = cdk.Environment(account=app.node.try_get_context("account"), region=app.node.try_get_context("region"))
+for name in ("Second", "First"):
+    stack = cdk.Stack(app, name, env=env)
+    ssm.StringParameter(stack, "P", parameter_name=f"/order/{name}", string_value=name)
+    cdk.CfnOutput(stack, "Name", value=name)
+app.synth()
+"""
+
 
 def sample_context(environment: str, account: str, region: str, **extra: str) -> dict[str, str]:
     return {"environment": environment, "account": account, "region": region, **extra}
@@ -286,6 +300,33 @@ def test_diff_no_change_after_deploy_then_change_after_context_change(
     )
     assert runner.diff(changed.directory, ["StorageStack"]) is True
     assert runner.diff(changed.directory, ["MessagingStack"]) is False
+
+
+def test_one_cli_run_deploys_independent_stacks_in_the_callers_order(
+    cdk_moto: CdkMoto, tmp_path: Path
+) -> None:
+    app = tmp_path / "two"
+    app.mkdir()
+    (app / "app.py").write_text(TWO_STACKS_APP)
+    (app / "cdk.json").write_text(json.dumps({"app": "python3 app.py"}))
+    lines: list[str] = []
+    runner = cdk_moto.runner(*PROD)
+    runner.on_line = lines.append
+    assembly = runner.synth(app, tmp_path / "out", _acct(PROD))
+    assert assembly.stack_names == ("Second", "First")
+    outputs = runner.deploy(assembly.directory, ["First", "Second"], tmp_path / "outputs.json")
+    assert outputs == {"First": {"Name": "First"}, "Second": {"Name": "Second"}}
+    deploying = [line.split(":")[0] for line in lines if ": deploying..." in line]
+    assert deploying == ["First", "Second"]
+    assert sum("Synthesis time" in line for line in lines) == 1  # one CLI run for both
+
+
+def test_an_order_against_the_stacks_dependencies_is_a_clear_error(
+    cdk_moto: CdkMoto, dev_assembly: CloudAssembly, tmp_path: Path
+) -> None:
+    runner = cdk_moto.runner(*DEV)
+    with pytest.raises(CdkError, match="stack MessagingStack depends on StorageStack, which is"):
+        runner.deploy(dev_assembly.directory, ["MessagingStack", "StorageStack"], tmp_path / "o")
 
 
 def test_failure_in_second_stack_names_it_and_keeps_the_first(

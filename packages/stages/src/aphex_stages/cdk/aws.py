@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 __all__ = [
@@ -135,6 +136,20 @@ def apply_environ(base: Mapping[str, str], changes: Mapping[str, str | None]) ->
     return result
 
 
+def boto3_client(target: AwsTarget, service: str) -> Any:
+    """A boto3 client of `service` with `target`'s endpoint, region and credentials."""
+    import boto3  # a runtime dependency of aphex-stages; imported lazily to keep imports cheap
+
+    environ = apply_environ({}, target.environ())
+    session = boto3.session.Session(
+        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
+        aws_session_token=environ.get("AWS_SESSION_TOKEN"),
+        region_name=target.region,
+    )
+    return session.client(service, endpoint_url=target.endpoint)
+
+
 def assume_role(
     target: AwsTarget,
     role_arn: str,
@@ -148,16 +163,7 @@ def assume_role(
     returned credentials live in the role's account. ``external_id`` is the ExternalId the
     role's trust policy requires (the target-account stack sets the pipeline's name).
     """
-    import boto3  # a runtime dependency of aphex-stages; imported lazily to keep imports cheap
-
-    environ = apply_environ({}, target.environ())
-    session = boto3.session.Session(
-        aws_access_key_id=environ.get("AWS_ACCESS_KEY_ID"),
-        aws_secret_access_key=environ.get("AWS_SECRET_ACCESS_KEY"),
-        aws_session_token=environ.get("AWS_SESSION_TOKEN"),
-        region_name=target.region,
-    )
-    sts = session.client("sts", endpoint_url=target.endpoint)
+    sts = boto3_client(target, "sts")
     extra = {"ExternalId": external_id} if external_id else {}
     issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)["Credentials"]
     return target.with_credentials(

@@ -34,6 +34,7 @@ from aphex_stages.cdk.errors import (
     MissingContextError,
 )
 from aphex_stages.cdk.failures import parse_failure
+from aphex_stages.cdk.order import chain_in_order, completed_outputs
 from aphex_stages.cdk.outputs import read_outputs_file
 from aphex_stages.process import LineCallback, ProcessResult, run_streaming
 
@@ -246,10 +247,12 @@ class CdkRunner:
     ) -> dict[str, dict[str, str]]:
         """Deploy ``stacks`` of the synthesized assembly, one after another, in this order.
 
-        One ``cdk deploy --app DIR --exclusively STACK`` per stack (no second synth, no
-        dependency stacks pulled in): the order is the caller's, and the outputs of every
-        stack deployed so far are in ``outputs_file`` (``{stack: {key: value}}``) even when a
-        later stack fails. ``timeout`` applies to each stack. Returns all the outputs.
+        One ``cdk deploy --app DIR --exclusively STACK...`` (no second synth, no dependency
+        stacks pulled in); the assembly's manifest is made to chain the stacks in the
+        caller's order (:mod:`aphex_stages.cdk.order`). ``outputs_file`` gets
+        ``{stack: {key: value}}`` of every stack deployed, also when a later stack fails
+        (then read back from CloudFormation). ``timeout`` bounds the whole deploy.
+        Returns all the outputs.
         """
         assembly = read_cloud_assembly(assembly_dir)
         unknown = [name for name in stacks if name not in _names(assembly)]
@@ -260,55 +263,70 @@ class CdkRunner:
             )
         target_file = Path(outputs_file).absolute()
         target_file.parent.mkdir(parents=True, exist_ok=True)
-        outputs: dict[str, dict[str, str]] = {}
-        _write_json(target_file, outputs)
+        _write_json(target_file, {})
+        chain_in_order(assembly, stacks)
+        names = ", ".join(stacks)
+        what = f"cdk deploy of {'stack' if len(stacks) == 1 else 'stacks'} {names}"
         with tempfile.TemporaryDirectory(prefix="aphex-cdk-deploy-") as scratch:
-            for stack in stacks:
-                stack_file = Path(scratch) / f"{stack}.outputs.json"
-                args = [
-                    "deploy",
-                    "--app",
-                    str(assembly.directory.absolute()),
-                    "--require-approval",
-                    "never",
-                    "--exclusively",
-                    "--progress",
-                    "events",
-                    *DEPLOY_FLAGS,
-                    "--outputs-file",
-                    str(stack_file),
-                    stack,
-                ]
-                what = f"cdk deploy of stack {stack}"
-                try:
-                    result = self._run(args, cwd=scratch, what=what, stack=stack, timeout=timeout)
-                except CdkTimeoutError as error:
-                    raise CdkDeployError(
-                        str(error),
-                        stack=stack,
-                        reason=None,
-                        outputs=outputs,
-                        output=error.output,
-                        returncode=error.returncode,
-                        timed_out=True,
-                    ) from error
-                if result.returncode != 0:
-                    failure = parse_failure(result.lines)
-                    reason = failure.reason or _tail(result.lines)
-                    raise CdkDeployError(
-                        f"{what} failed: {reason}{self._where()}",
-                        stack=stack,
-                        reason=failure.reason,
-                        outputs=outputs,
-                        output=result.lines,
-                        returncode=result.returncode,
-                    )
-                if stack_file.is_file():
-                    for name, values in read_outputs_file(stack_file).items():
-                        outputs.setdefault(name, {}).update(values)
-                outputs.setdefault(stack, {})
-                _write_json(target_file, outputs)
+            cli_file = Path(scratch) / "outputs.json"
+            args = ["deploy", "--app", str(assembly.directory.absolute())]
+            args += ["--require-approval", "never", "--exclusively", "--progress", "events"]
+            args += [*DEPLOY_FLAGS, "--outputs-file", str(cli_file), *stacks]
+            try:
+                result = self._run(args, cwd=scratch, what=what, stack=None, timeout=timeout)
+            except CdkTimeoutError as error:
+                raise self._deploy_error(
+                    assembly, stacks, target_file, error.output, error.returncode, error
+                ) from error
+            if result.returncode != 0:
+                raise self._deploy_error(
+                    assembly, stacks, target_file, result.lines, result.returncode, None
+                )
+            written = read_outputs_file(cli_file) if cli_file.is_file() else {}
+        outputs = {name: _outputs_of(written, assembly, name) for name in stacks}
+        _write_json(target_file, outputs)
         return outputs
+
+    def _deploy_error(
+        self,
+        assembly: CloudAssembly,
+        stacks: Sequence[str],
+        outputs_file: Path,
+        lines: tuple[str, ...],
+        returncode: int,
+        timeout: CdkTimeoutError | None,
+    ) -> CdkDeployError:
+        """The error of a failed deploy: the failing stack, CloudFormation's reason and the
+        outputs of the stacks deployed before it (also written to ``outputs_file``)."""
+        failure = parse_failure(lines)
+        named = _caller_name(assembly, stacks, failure.stack)
+        before = stacks[: stacks.index(named)] if named else stacks
+        deployed, first_missing = completed_outputs(self.target, assembly, before)
+        stack = named or first_missing or stacks[-1]
+        outputs = {name: deployed[name] for name in stacks[: stacks.index(stack)]}
+        _write_json(outputs_file, outputs)
+        if timeout is not None:
+            message = str(timeout).replace(
+                "cdk deploy of stacks " + ", ".join(stacks), f"cdk deploy of stack {stack}"
+            )
+            return CdkDeployError(
+                message,
+                stack=stack,
+                reason=None,
+                outputs=outputs,
+                output=lines,
+                returncode=returncode,
+                timed_out=True,
+            )
+        reason = failure.reason or _tail(lines)
+        return CdkDeployError(
+            f"cdk deploy of stack {stack} failed: {reason}{self._where()}",
+            stack=stack,
+            reason=failure.reason,
+            outputs=outputs,
+            output=lines,
+            returncode=returncode,
+        )
 
     def diff(
         self,
@@ -343,6 +361,30 @@ class CdkRunner:
                 returncode=result.returncode,
             )
         return changed > 0
+
+
+def _outputs_of(
+    written: Mapping[str, Mapping[str, str]], assembly: CloudAssembly, name: str
+) -> dict[str, str]:
+    """A stack's outputs from the CLI's outputs file, keyed by its name or artifact id."""
+    stack = assembly.stack(name)
+    for key in (name, stack.artifact_id, stack.name):
+        if key in written:
+            return dict(written[key])
+    return {}
+
+
+def _caller_name(
+    assembly: CloudAssembly, stacks: Sequence[str], reported: str | None
+) -> str | None:
+    """The caller's name of the stack the CLI reported as failed (``None`` if none matches)."""
+    if reported is None:
+        return None
+    for name in stacks:
+        stack = assembly.stack(name)
+        if reported in (name, stack.artifact_id, stack.name):
+            return name
+    return None
 
 
 def _names(assembly: CloudAssembly) -> set[str]:
