@@ -22,7 +22,8 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -346,6 +347,14 @@ def _check_bucket(bucket: str | None) -> list[str]:
     return []
 
 
+def _run_checks(checks: Sequence[Callable[[], list[str]]]) -> list[str]:
+    """Run independent checks at once (they mostly wait on AWS and on tools' processes);
+    their problems in the order of `checks`."""
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        futures = [pool.submit(check) for check in checks]
+        return [problem for future in futures for problem in future.result()]
+
+
 def _announce_run(context: StageContext) -> None:
     """The run starts here: a Running record and a `pending` GitHub status (bounded, never fails)."""
     inputs = context.inputs
@@ -372,13 +381,17 @@ def _work(context: StageContext) -> None:
         config = load_workspace_config(root)
     except StageError as error:
         config_error = error
-    problems: list[str] = []
+    checks: list[Callable[[], list[str]]] = []
     if config is not None:
-        problems += check_aws(config, pipeline=inputs.pipeline, commit=inputs.commit, log=log)
-        problems += check_commands(config, root)
-    problems += _check_bucket(context.settings.artifact_bucket)
-    problems += check_cdk_files(root)
-    problems += check_toolchain(root)
+        loaded = config
+        checks.append(
+            lambda: check_aws(loaded, pipeline=inputs.pipeline, commit=inputs.commit, log=log)
+        )
+        checks.append(lambda: check_commands(loaded, root))
+    checks.append(lambda: _check_bucket(context.settings.artifact_bucket))
+    checks.append(lambda: check_cdk_files(root))
+    checks.append(lambda: check_toolchain(root))
+    problems = _run_checks(checks)
     if config_error is not None:
         more = f"; and {len(problems)} other problems" if problems else ""
         raise StageError(
