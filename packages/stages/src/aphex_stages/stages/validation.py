@@ -231,26 +231,37 @@ def _show(version: Iterable[int]) -> str:
 
 
 def check_toolchain(root: Path, *, environ: Mapping[str, str] | None = None) -> list[str]:
-    """Problems with node (>= 18), npm (>= 9) and the pinned CDK CLI."""
+    """Problems with node (>= 18), npm (>= 9) and the pinned CDK CLI (asked at once)."""
     env = dict(os.environ if environ is None else environ)
     path_env = env.get("PATH")
     problems: list[str] = []
+    asks: dict[str, tuple[list[str], Mapping[str, str]]] = {}
     for tool, minimum in (("node", MIN_NODE), ("npm", MIN_NPM)):
         program = shutil.which(tool, path=path_env)
         if program is None:
             problems.append(f"{tool} is not on PATH (the CDK CLI needs {tool} >= {_show(minimum)})")
+        else:
+            asks[tool] = ([program, "--version"], env)
+    cli: Path | None = None
+    try:
+        cli = find_cdk_cli(environ=env)
+        asks["cdk"] = ([str(cli), "--version"], {**env, **CDK_ENV})
+    except CdkCliNotFoundError as error:
+        cli_problem = f"CDK CLI: {error}"
+    with ThreadPoolExecutor(max_workers=max(1, len(asks))) as pool:
+        answers = {tool: pool.submit(_tool_version, *ask) for tool, ask in asks.items()}
+        versions = {tool: future.result() for tool, future in answers.items()}
+    for tool, minimum in (("node", MIN_NODE), ("npm", MIN_NPM)):
+        if tool not in versions:
             continue
-        version, output = _tool_version([program, "--version"], env)
+        version, output = versions[tool]
         if version is None:
             problems.append(f"`{tool} --version` failed: {output}")
         elif version < minimum:
             problems.append(f"{tool} {_show(version)} is too old: need >= {_show(minimum)}")
-    try:
-        cli = find_cdk_cli(environ=env)
-    except CdkCliNotFoundError as error:
-        problems.append(f"CDK CLI: {error}")
-        return problems
-    version, output = _tool_version([str(cli), "--version"], {**env, **CDK_ENV})
+    if cli is None:
+        return [*problems, cli_problem]
+    version, output = versions["cdk"]
     if version is None:
         problems.append(f"`{cli} --version` failed: {output}")
         return problems
