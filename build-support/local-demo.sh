@@ -16,14 +16,28 @@ step() { echo; echo "==> $*"; }
 
 step "set-up: Pants, the aphex packages and their locked dependencies"
 export PANTS_PANTSD="${PANTS_PANTSD:-false}"
-./pants package packages/config:dist packages/generator:dist packages/stages:dist \
-  packages/monitoring:dist >/dev/null
-./pants export --resolve=packages --resolve=infra >/dev/null
+# What the set-up is made from: the packages' sources, the lockfiles and the Pants config,
+# committed or not. The same inputs as last time and the venvs still there: nothing to do.
+STAMP_FILE="$ROOT/dist/.local-demo-setup"
+STAMP="$( { git ls-files -s -- packages infra 3rdparty pants.toml BUILD; \
+  git diff HEAD -- packages infra 3rdparty pants.toml BUILD; } | sha256sum | cut -d' ' -f1)"
+if [[ -f "$STAMP_FILE" && "$(cat "$STAMP_FILE")" == "$STAMP" ]] \
+  && ls -d "$ROOT"/dist/export/python/virtualenvs/packages/3.11*/bin/aphex >/dev/null 2>&1 \
+  && ls -d "$ROOT"/dist/export/python/virtualenvs/infra/3.11*/ >/dev/null 2>&1; then
+  echo "unchanged since the last set-up (dist/.local-demo-setup); skipping the packaging"
+else
+  rm -f "$STAMP_FILE"
+  ./pants package packages/config:dist packages/generator:dist packages/stages:dist \
+    packages/monitoring:dist >/dev/null
+  ./pants export --resolve=packages --resolve=infra >/dev/null
+  VENV="$(ls -d "$ROOT"/dist/export/python/virtualenvs/packages/3.11*/ | head -n 1)"
+  "$VENV/bin/pip" install --quiet --no-deps --force-reinstall "$ROOT"/dist/aphex_*-py3-none-any.whl
+  echo "$STAMP" >"$STAMP_FILE"
+fi
 VENV="$(ls -d "$ROOT"/dist/export/python/virtualenvs/packages/3.11*/ | head -n 1)"
 # The pipeline stage deploys the pipeline's own stacks (what moto can hold) from infra/.
 export APHEX_INFRA_APP="$ROOT/infra"
 export APHEX_INFRA_BIN="$(ls -d "$ROOT"/dist/export/python/virtualenvs/infra/3.11*/ | head -n 1)bin"
-"$VENV/bin/pip" install --quiet --no-deps --force-reinstall "$ROOT"/dist/aphex_*-py3-none-any.whl
 echo "aphex installed in $VENV"
 
 step "set-up: the pinned CDK CLI (npm ci) and the sample app's environment"
