@@ -233,17 +233,13 @@ class ByHand:
             self.server.endpoint, pairs, cli=self.tools.cli, server_log=self.server.log_path
         )
 
-    def run(self, repo: Path, work: Path) -> dict[str, float]:
-        """Deploy and test every environment in order from a checkout of HEAD; seconds each."""
+    def run(self, repo: Path, work: Path) -> dict[str, dict[str, float]]:
+        """Deploy and test every environment in order from a checkout of HEAD: the seconds
+        of each step (synth, deploy, test) per environment."""
         app = work / "app"
         shutil.rmtree(app, ignore_errors=True)
         subprocess.run(["git", "clone", "-q", str(repo), str(app)], check=True)
-        seconds: dict[str, float] = {}
-        for env in self.envs:
-            started = time.perf_counter()
-            self._deploy_and_test(app, env)
-            seconds[env.name] = time.perf_counter() - started
-        return seconds
+        return {env.name: self._deploy_and_test(app, env) for env in self.envs}
 
     def environ(self, env: Env) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APHEX_"))}
@@ -261,7 +257,7 @@ class ByHand:
         base.update(venv_path_env(self.tools.sample_venv, base))
         return apply_environ(base, self.targets[(env.account, env.region)].environ())
 
-    def _deploy_and_test(self, app: Path, env: Env) -> None:
+    def _deploy_and_test(self, app: Path, env: Env) -> dict[str, float]:
         environ = {**self.environ(env), **CDK_ENV}
         out = app / f"cdk.out.{env.name}"
         outputs = app / f"outputs.{env.name}.json"
@@ -273,15 +269,22 @@ class ByHand:
             synth += ["-c", f"{key}={value}"]
         deploy = [*cli, "deploy", "--app", str(out), "--require-approval", "never", *DEPLOY_FLAGS]
         deploy += ["--outputs-file", str(outputs), *STACKS]
-        for argv in (synth, deploy):
-            _run([*argv, "--no-notices", "--no-color"], app, environ)
+        seconds = {
+            "synth": _run([*synth, "--no-notices", "--no-color"], app, environ),
+            "deploy": _run([*deploy, "--no-notices", "--no-color"], app, environ),
+        }
         tests = {**environ, **output_env_vars(read_outputs_file(outputs))}
-        _run(TEST_COMMAND, app, tests)
+        seconds["test"] = _run(TEST_COMMAND, app, tests)
+        return seconds
 
 
-def _run(argv: list[str], cwd: Path, environ: Mapping[str, str]) -> None:
+def _run(argv: list[str], cwd: Path, environ: Mapping[str, str]) -> float:
+    """Run a step of the work by hand; its wall seconds (exit on failure)."""
+    started = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=dict(environ), capture_output=True, text=True)
+    seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(
             f"bench: {' '.join(argv[:3])} failed:\n{done.stdout[-1500:]}" f"\n{done.stderr[-1500:]}"
         )
+    return seconds

@@ -65,6 +65,7 @@ def main() -> int:
     server = start_moto_server(log_dir=work / "moto")
     noise: Noise | None = None
     rows = []
+    hand_steps: list[dict[str, dict[str, float]]] = []
     try:
         repo = make_repo(work / "repo", PIPELINE, PIPELINE_ENVS)
         environ = pipeline_environ(server, tools)
@@ -78,10 +79,12 @@ def main() -> int:
             push_app_change(repo, run + 1)
             pipeline_first = run % 2 == 0
             if not pipeline_first:
-                hand_seconds = sum(hand.run(repo, work / "hand").values())
+                steps = hand.run(repo, work / "hand")
             result = run_pipeline(repo, server.endpoint, environ, work / f"run-{run}.log")
             if pipeline_first:
-                hand_seconds = sum(hand.run(repo, work / "hand").values())
+                steps = hand.run(repo, work / "hand")
+            hand_seconds = sum(sum(env.values()) for env in steps.values())
+            hand_steps.append(steps)
             rows.append((run, result, hand_seconds))
             print(
                 f"run {run}: workflow {result.workflow_s:.1f} s, command {result.wall_s:.1f} s,"
@@ -104,6 +107,12 @@ def main() -> int:
         ["stage", "median (s)"],
         [(name, median(r.stages.get(name, 0.0) for _, r, _ in rows)) for name in stage_names],
     )
+    by_hand_steps = {
+        f"{step}/{env.name}": median(steps[env.name][step] for steps in hand_steps)
+        for env in HAND_ENVS
+        for step in ("synth", "deploy", "test")
+    }
+    print_table(["by hand", "median (s)"], list(by_hand_steps.items()))
     print(f"workflow / by hand: {ratio:.3f} (target <= {TARGET}, limit 1.0)")
     emit(
         "pipeline_overhead",
@@ -117,6 +126,7 @@ def main() -> int:
             "command_ratio": round(command_ratio, 3),
             "target_ratio": TARGET,
             "ok": ratio <= TARGET,
+            "by_hand_steps_s": {k: round(v, 2) for k, v in by_hand_steps.items()},
             "stages_s": {
                 name: round(median(r.stages.get(name, 0.0) for _, r, _ in rows), 2)
                 for name in stage_names
