@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aphex_config import AphexConfig, ConfigError, parse_config
-from aphex_stages.cdk import CdkRunner, LocalAws, find_cdk_cli
+from aphex_stages.cdk import find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.local import LocalCluster
 from aphex_stages.generator_settings import generator_settings_from_env
@@ -170,15 +170,11 @@ class LocalRun:
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         pairs = [(e.account, e.region) for e in self.config.environments]
+        if INFRA_APP_ENV in env:  # the pipeline's own account, where its stacks go
+            pairs.append((aws.client("sts").get_caller_identity()["Account"], aws.region))
         self.say(f"  bootstrapping the CDK in {len(set(pairs))} account/region pair(s) ...")
         try:
             bootstrap_local(aws.endpoint, pairs, cli=cdk_cli, server_log=aws.log_path)
-            if INFRA_APP_ENV in env:  # the pipeline's own account, where its stacks go
-                pipeline_account = aws.client("sts").get_caller_identity()["Account"]
-                CdkRunner(
-                    target=LocalAws(aws.endpoint, region=aws.region, server_log=aws.log_path),
-                    cli=cdk_cli,
-                ).bootstrap(pipeline_account, aws.region)
         except CdkError as error:
             raise LocalRunError(f"cdk bootstrap failed: {error}") from None
         if self.cluster.get_template(self.pipeline) is None:
