@@ -231,7 +231,20 @@ def test_toolchain_without_node_on_path(tmp_path):
     problems = check_toolchain(tmp_path, environ=environ)
     assert problems[0].startswith("node is not on PATH (the CDK CLI needs node >= 18.0.0)")
     assert problems[1].startswith("npm is not on PATH")
-    assert "--version` failed" in problems[2]  # the CDK CLI is found but cannot start
+    assert len(problems) == 2  # the pinned CLI's version is read from its package.json
+
+
+def test_a_cli_outside_its_npm_package_is_asked_for_its_version(tmp_path):
+    cli = tmp_path / "bin" / "cdk"
+    cli.parent.mkdir()
+    cli.write_text("#!/bin/sh\necho '2.1148.1 (build 1a2b3c)'\n")
+    cli.chmod(0o755)
+    environ = {"PATH": os.environ["PATH"], "APHEX_CDK_CLI": str(cli)}
+    (tmp_path / "package.json").write_text(json.dumps({"devDependencies": {"aws-cdk": "2.1148.1"}}))
+    assert check_toolchain(tmp_path, environ=environ) == []
+    cli.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
+    problems = check_toolchain(tmp_path, environ=environ)
+    assert problems == [f"`{cli} --version` failed: cannot start"]
 
 
 def test_toolchain_pin_ranges(tmp_path, monkeypatch):

@@ -27,6 +27,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from aphex_stages.cdk.cli import cli_package_version
+
 RECORD_NAME = "infra/deployed.json"
 _SKIPPED_DIRS = frozenset({"cdk.out", "__pycache__", ".pytest_cache", ".mypy_cache", "tests"})
 
@@ -78,16 +80,7 @@ def infra_fingerprint(
 
 def _cli_version(cli: Path) -> str:
     """The pinned CDK CLI's version from its package.json (its path if that is not found)."""
-    for parent in cli.resolve().parents:
-        manifest = parent / "package.json"
-        if manifest.is_file():
-            try:
-                data = json.loads(manifest.read_text("utf-8"))
-            except (OSError, ValueError):
-                break
-            if data.get("name") == "aws-cdk":
-                return str(data.get("version"))
-    return str(cli.resolve())
+    return cli_package_version(cli) or str(cli.resolve())
 
 
 @dataclass(frozen=True)

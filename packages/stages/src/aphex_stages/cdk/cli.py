@@ -8,13 +8,14 @@ current directory). A global ``cdk`` on PATH is never used: its version is not p
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from aphex_stages.cdk.errors import CdkCliNotFoundError
 
-__all__ = ["CDK_CLI_ENV", "find_cdk_cli"]
+__all__ = ["CDK_CLI_ENV", "cli_package_version", "find_cdk_cli"]
 
 CDK_CLI_ENV = "APHEX_CDK_CLI"
 _RELATIVE = Path("node_modules") / ".bin" / "cdk"
@@ -63,3 +64,20 @@ def find_cdk_cli(
         f"no node_modules/.bin/cdk above {where}: run `npm ci` at the repository root"
         f" or set {CDK_CLI_ENV}"
     )
+
+
+def cli_package_version(cli: str | os.PathLike[str]) -> str | None:
+    """The version in the ``aws-cdk`` package.json that ``cli`` belongs to (``None`` if the
+    executable is not inside such a package). Reading it costs no node start-up."""
+    for parent in Path(cli).resolve().parents:
+        manifest = parent / "package.json"
+        if manifest.is_file():
+            try:
+                data = json.loads(manifest.read_text("utf-8"))
+            except (OSError, ValueError):
+                return None
+            if isinstance(data, dict) and data.get("name") == "aws-cdk":
+                version = data.get("version")
+                return version if isinstance(version, str) else None
+            return None
+    return None

@@ -36,6 +36,7 @@ from aphex_config import AphexConfig, Command
 from aphex_monitoring import RunFacts, record_run_start
 from aphex_stages.artifact import check_bucket, s3_client
 from aphex_stages.cdk import CDK_ENV, CdkCliNotFoundError, find_cdk_cli
+from aphex_stages.cdk.cli import cli_package_version
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.process import describe_command, run_command
 from aphex_stages.runner import Stage, StageContext
@@ -231,7 +232,8 @@ def _show(version: Iterable[int]) -> str:
 
 
 def check_toolchain(root: Path, *, environ: Mapping[str, str] | None = None) -> list[str]:
-    """Problems with node (>= 18), npm (>= 9) and the pinned CDK CLI (asked at once)."""
+    """Problems with node (>= 18), npm (>= 9) and the pinned CDK CLI (asked at once; the
+    CLI's version is read from its npm package when it is in one)."""
     env = dict(os.environ if environ is None else environ)
     path_env = env.get("PATH")
     problems: list[str] = []
@@ -245,7 +247,8 @@ def check_toolchain(root: Path, *, environ: Mapping[str, str] | None = None) -> 
     cli: Path | None = None
     try:
         cli = find_cdk_cli(environ=env)
-        asks["cdk"] = ([str(cli), "--version"], {**env, **CDK_ENV})
+        if cli_package_version(cli) is None:  # not in its npm package: ask the program
+            asks["cdk"] = ([str(cli), "--version"], {**env, **CDK_ENV})
     except CdkCliNotFoundError as error:
         cli_problem = f"CDK CLI: {error}"
     with ThreadPoolExecutor(max_workers=max(1, len(asks))) as pool:
@@ -261,7 +264,8 @@ def check_toolchain(root: Path, *, environ: Mapping[str, str] | None = None) -> 
             problems.append(f"{tool} {_show(version)} is too old: need >= {_show(minimum)}")
     if cli is None:
         return [*problems, cli_problem]
-    version, output = versions["cdk"]
+    packaged = cli_package_version(cli)
+    version, output = (_version(packaged), packaged) if packaged else versions["cdk"]
     if version is None:
         problems.append(f"`{cli} --version` failed: {output}")
         return problems
