@@ -139,7 +139,7 @@ def main() -> int:
         print(f"kept {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
-    return 0
+    return 0 if pushes <= TARGET_PUSHES else 1  # a missed target fails the run
 
 
 if __name__ == "__main__":
