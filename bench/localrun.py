@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -276,6 +278,26 @@ class ByHand:
         tests = {**environ, **output_env_vars(read_outputs_file(outputs))}
         seconds["test"] = _run(TEST_COMMAND, app, tests)
         return seconds
+
+
+def synth_cost(hand: ByHand, repo: Path, work: Path, runs: int = 3) -> tuple[float, float]:
+    """Median wall and CPU seconds (user + system, the CLI and the app) of one `cdk synth`
+    of the sample app, run alone: how many cores one synth keeps busy."""
+    app = work / "synth-cost"
+    shutil.rmtree(app, ignore_errors=True)
+    subprocess.run(["git", "clone", "-q", str(repo), str(app)], check=True)
+    env = hand.envs[0]
+    environ = {**hand.environ(env), **CDK_ENV}
+    argv = [str(hand.tools.cli), "synth", "--quiet", "--no-lookups", "--output", "cdk.out"]
+    argv += ["-c", f"account={env.account}", "-c", f"region={env.region}"]
+    argv += ["-c", f"environment={env.name}", "--no-notices", "--no-color"]
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        walls.append(_run(argv, app, environ))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def _run(argv: list[str], cwd: Path, environ: Mapping[str, str]) -> float:

@@ -74,7 +74,8 @@ def main() -> int:
         noise = Noise()
         for run in range(args.runs):
             name = f"qa-{run + 1}"
-            envs.append(Env(name, "522222222222", "eu-west-1", depends_on=("dev",)))
+            # Its own account: the sample app's stack names are the same in every environment.
+            envs.append(Env(name, f"53{run % 10}222222222", "eu-west-1", depends_on=("dev",)))
             write_config(repo, PIPELINE, envs)
             pushed_at = datetime.now(UTC)
             started = time.perf_counter()

@@ -11,7 +11,8 @@ Reports medians of each pipeline's environment phase (first environment stage st
 last test end, from the run record: the part the topology changes) and of its whole
 workflow, and the ratios wave / line. Target: environment phase of the wave <= 0.5 of the
 line's on this machine. Three deploys share 2 cores and one moto server here, so the
-ideal of 1/3 is out of reach; the figure shows how close the runner gets.
+ideal of 1/3 is out of reach: the script also times one `cdk synth` alone and prints its CPU
+seconds, from which follows the floor for three synths at once on this machine's cores.
 
 Run: `python3 bench/waves.py [--runs N] [--keep]`; a table, then one JSON line.
 """
@@ -19,6 +20,7 @@ Run: `python3 bench/waves.py [--runs N] [--keep]`; a table, then one JSON line.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -28,6 +30,7 @@ from typing import Any
 
 from benchlib import Noise, emit, median, print_table, use_sources
 from localrun import (
+    ByHand,
     Env,
     Tools,
     make_repo,
@@ -35,6 +38,7 @@ from localrun import (
     push_app_change,
     run_pipeline,
     run_records,
+    synth_cost,
 )
 
 use_sources()
@@ -42,12 +46,13 @@ use_sources()
 from aphex_stages.local.moto import start_moto_server  # noqa: E402
 
 TARGET = 0.5
+# One account per environment: the sample app's stack names are the same in every one.
 LAYOUTS = {
-    "wave": [Env(name, "311111111111") for name in ("a", "b", "c")],
+    "wave": [Env(name, f"3{i}1111111111") for i, name in enumerate(("a", "b", "c"))],
     "line": [
-        Env("a", "411111111111"),
+        Env("a", "401111111111"),
         Env("b", "411111111111", depends_on=("a",)),
-        Env("c", "411111111111", depends_on=("b",)),
+        Env("c", "421111111111", depends_on=("b",)),
     ],
 }
 
@@ -84,6 +89,9 @@ def main() -> int:
         print("set-up: installing both pipelines (first runs) ...", flush=True)
         for name, repo in repos.items():
             run_pipeline(repo, server.endpoint, environ, work / f"{name}-install.log")
+        alone = ByHand(server, tools, LAYOUTS["wave"][:1])
+        alone.bootstrap()  # installed already: only the account's credentials
+        synth_wall, synth_cpu = synth_cost(alone, repos["wave"], work)
         noise = Noise()
         for run in range(args.runs):
             order = list(LAYOUTS) if run % 2 == 0 else list(reversed(LAYOUTS))
@@ -133,6 +141,14 @@ def main() -> int:
         ],
     )
     ratio = median(ratios)
+    cores = os.cpu_count() or 1
+    # Three synths at once need 3 * cpu / cores seconds at least; in a line 3 * wall.
+    synth_floor = max(1 / 3, synth_cpu / (cores * synth_wall))
+    print(
+        f"one synth alone: {synth_wall:.2f} s wall, {synth_cpu:.2f} s CPU"
+        f" ({synth_cpu / synth_wall:.2f} cores busy); on {cores} cores three synths at once"
+        f" take at least {synth_floor:.2f} of three in a line"
+    )
     print(f"environment phase wave / line: {ratio:.3f} (target <= {TARGET})")
     emit(
         "waves",
@@ -146,6 +162,9 @@ def main() -> int:
             "line_workflow_s": round(median(workflows["line"]), 2),
             "workflow_ratio": round(median(workflow_ratios), 3),
             "target_ratio": TARGET,
+            "synth_wall_s": round(synth_wall, 2),
+            "synth_cpu_s": round(synth_cpu, 2),
+            "synth_floor_ratio": round(synth_floor, 3),
             "ok": ratio <= TARGET,
         },
         noise=noise,
