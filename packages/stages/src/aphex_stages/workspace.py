@@ -5,11 +5,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aphex_config import AphexConfig, ConfigError, parse_config
 from aphex_stages.errors import ExitCode, StageError
-from aphex_stages.gitrepo import Checkout, clone_commit
 from aphex_stages.runner import StageContext
+
+if TYPE_CHECKING:  # GitPython is imported only by the stages that check out (clone_commit)
+    from aphex_stages.gitrepo import Checkout
 
 __all__ = ["CONFIG_FILE", "Workspace", "checkout_source", "load_workspace_config", "open_workspace"]
 
@@ -64,6 +67,8 @@ def checkout_source(context: StageContext) -> Checkout:
     work.mkdir(parents=True, exist_ok=True)
     dest = Path(tempfile.mkdtemp(prefix="source-", dir=work))
     inputs = context.inputs
+    from aphex_stages.gitrepo import clone_commit
+
     checkout = clone_commit(inputs.repository, inputs.commit, dest, log=context.log)
     context.log.info(
         "checked out %s at %s in %.1f s", inputs.repository, inputs.commit[:12], checkout.seconds
