@@ -191,17 +191,7 @@ def _aphex() -> list[str]:
 def run_records(repo: Path, environ: Mapping[str, str]) -> list[dict[str, Any]]:
     """The repository's local run records (`aphex runs list --output json`)."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aphex_stages",
-            "runs",
-            "list",
-            "--repo",
-            str(repo),
-            "--output",
-            "json",
-        ],
+        [*_aphex(), "runs", "list", "--repo", str(repo), "--output", "json"],
         env=dict(environ),
         check=True,
         capture_output=True,
