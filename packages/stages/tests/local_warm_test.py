@@ -131,6 +131,24 @@ def test_only_this_installations_console_scripts_start_warm(tmp_path: Path) -> N
 def test_the_preload_is_the_stages_modules_and_the_switch() -> None:
     assert "aphex_stages.stages.environment" in PRELOAD
     assert "aphex_monitoring.cli" in PRELOAD
+    assert PRELOAD[-1] == "aphex_stages.local.warm_botocore"
     assert warm_enabled({}) and warm_enabled({"APHEX_LOCAL_WARM": "1"})
     assert not warm_enabled({"APHEX_LOCAL_WARM": "0"})
     assert not warm_enabled({"APHEX_LOCAL_WARM": "false"})
+
+
+def test_warm_botocore_parses_each_data_file_once(tmp_path: Path) -> None:
+    import botocore.loaders
+
+    original = botocore.loaders.JSONFileLoader.load_file
+    try:
+        from aphex_stages.local import warm_botocore
+
+        files = len(warm_botocore._parsed)
+        assert files >= len(warm_botocore.SERVICES)  # a model per service, and endpoints
+        import boto3
+
+        boto3.session.Session(region_name="us-east-1").client("s3")
+        assert len(warm_botocore._parsed) == files  # nothing parsed again
+    finally:
+        botocore.loaders.JSONFileLoader.load_file = original  # type: ignore[method-assign]

@@ -31,14 +31,18 @@ from aphex_stages.local.commands import import_path
 
 WARM_ENV = "APHEX_LOCAL_WARM"
 
-#: What the fork server imports once: the modules behind the stages' console scripts.
-PRELOAD = sorted(
-    {
-        CONSOLE_SCRIPTS[name].partition(":")[0]
-        for name in CONSOLE_SCRIPTS
-        if name.startswith("aphex-stage-") or name == "aphex-monitor"
-    }
-)
+#: What the fork server imports once: the modules behind the stages' console scripts, and
+#: botocore's data files parsed once (:mod:`aphex_stages.local.warm_botocore`).
+PRELOAD = [
+    *sorted(
+        {
+            CONSOLE_SCRIPTS[name].partition(":")[0]
+            for name in CONSOLE_SCRIPTS
+            if name.startswith("aphex-stage-") or name == "aphex-monitor"
+        }
+    ),
+    "aphex_stages.local.warm_botocore",
+]
 
 
 def warm_enabled(environ: Mapping[str, str] | None = None) -> bool:
