@@ -7,7 +7,7 @@ import time
 import pytest
 from config_cases import BASE, edit, problems_of
 
-from aphex_config import parse_config
+from aphex_config import ConfigError, parse_config
 from aphex_config.loader import HAVE_LIBYAML
 
 ANCHORS = """\
@@ -121,3 +121,20 @@ def test_libyaml_is_used_when_available() -> None:
     import yaml  # type: ignore[import-untyped, unused-ignore]
 
     assert bool(getattr(yaml, "__with_libyaml__", False)) == HAVE_LIBYAML
+
+
+def test_the_garbage_collectors_state_is_the_callers_after_a_load() -> None:
+    import gc  # loading pauses it (bench/scale.py shows why); it must come back as it was
+
+    assert gc.isenabled()
+    parse_config(BASE)
+    assert gc.isenabled()
+    with pytest.raises(ConfigError):
+        parse_config("version: 1\n")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        parse_config(BASE)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
