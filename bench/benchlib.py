@@ -34,11 +34,6 @@ def use_sources(*packages: str) -> None:
             sys.path.insert(0, path)
 
 
-def source_pythonpath(*packages: str) -> str:
-    """The same folders as a PYTHONPATH value, for the processes a benchmark starts."""
-    return os.pathsep.join(str(ROOT / "packages" / name / "src") for name in packages or PACKAGES)
-
-
 def median(values: Iterable[float]) -> float:
     """The median (values must not be empty)."""
     return statistics.median(list(values))

@@ -9,6 +9,8 @@ sample app's venv. `bench/run_all.sh` does that set-up, then runs every benchmar
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
 import os
 import resource
@@ -16,8 +18,9 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +36,7 @@ from aphex_stages.cdk.aws import apply_environ  # noqa: E402
 from aphex_stages.cdk.outputs import output_env_vars, read_outputs_file  # noqa: E402
 from aphex_stages.local.aws import LOCAL_CREDENTIALS  # noqa: E402
 from aphex_stages.local.bootstrap import bootstrap_local  # noqa: E402
-from aphex_stages.local.moto import MotoServer  # noqa: E402
+from aphex_stages.local.moto import MotoServer, start_moto_server  # noqa: E402
 from aphex_stages.sample_env import sample_app_dir, setup_sample_env, venv_path_env  # noqa: E402
 
 STACKS = ("StorageStack", "MessagingStack")
@@ -128,12 +131,53 @@ def push_app_change(repo: Path, revision: int) -> str:
 
 @dataclass
 class PipelineRun:
-    """One `aphex run --local`: wall time, the final workflow's own time and its stages."""
+    """One `aphex run --local`: its wall time and the commit's run records (oldest first;
+    more than one when the run superseded itself). The last record is the final workflow."""
 
     wall_s: float
-    workflow_s: float
-    workflows: list[str]
-    stages: dict[str, float] = field(default_factory=dict)
+    records: list[dict[str, Any]]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.records[-1]
+
+    @property
+    def workflow_s(self) -> float:
+        """The final workflow's own time: first task start to on-exit end."""
+        return float(self.final["duration_seconds"])
+
+    @property
+    def stages(self) -> dict[str, float]:
+        """Seconds of each stage of the final workflow (``test/dev``, ``build``, ...)."""
+        return {
+            s["stage"]
+            + (f"/{s['environment']}" if s.get("environment") else ""): s["duration_seconds"]
+            for s in self.final["stages"]
+        }
+
+
+@contextlib.contextmanager
+def moto_workspace(prefix: str, keep: bool) -> Iterator[tuple[Path, MotoServer]]:
+    """A work folder and a moto server in it; the server stops at the end and the folder
+    is removed, unless `keep` (then its path is printed)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    server = start_moto_server(log_dir=work / "moto")
+    try:
+        yield work, server
+    finally:
+        server.stop()
+        if keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def bench_arguments(doc: str | None, runs: int) -> argparse.Namespace:
+    """``--runs`` (default `runs`) and ``--keep``, the options of the pipeline benchmarks."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=runs, help=f"timed runs (default {runs})")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    return parser.parse_args()
 
 
 def pipeline_environ(server: MotoServer, tools: Tools) -> dict[str, str]:
@@ -162,19 +206,7 @@ def run_pipeline(repo: Path, endpoint: str, environ: Mapping[str, str], log: Pat
         ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
     ).stdout.strip()
     records = [r for r in run_records(repo, environ) if r["commit_sha"] == sha]
-    final = max(records, key=lambda r: r["started_at"])
-    stages = {
-        (s["stage"] + (f"/{s['environment']}" if s.get("environment") else "")): s[
-            "duration_seconds"
-        ]
-        for s in final["stages"]
-    }
-    return PipelineRun(
-        wall_s=wall,
-        workflow_s=float(final["duration_seconds"]),
-        workflows=sorted(r["workflow_name"] for r in records),
-        stages=stages,
-    )
+    return PipelineRun(wall_s=wall, records=sorted(records, key=lambda r: r["started_at"]))
 
 
 def _aphex() -> list[str]:

@@ -23,26 +23,20 @@ Run: `python3 bench/pipeline_overhead.py [--runs N] [--keep]`; a table, then one
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tempfile
-from pathlib import Path
 
-from benchlib import Noise, emit, median, print_table, use_sources
+from benchlib import Noise, emit, median, print_table
 from localrun import (
     ByHand,
     Env,
     Tools,
+    bench_arguments,
     make_repo,
+    moto_workspace,
     pipeline_environ,
     push_app_change,
     run_pipeline,
 )
-
-use_sources()
-
-from aphex_stages.local.moto import start_moto_server  # noqa: E402
 
 TARGET = 1.25
 PIPELINE = "aphex-bench"
@@ -56,17 +50,12 @@ HAND_ENVS = [Env(e.name, "9" + e.account[1:], e.region) for e in PIPELINE_ENVS]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="timed runs (default 3)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    args = parser.parse_args()
+    args = bench_arguments(__doc__, runs=3)
     tools = Tools.find()
-    work = Path(tempfile.mkdtemp(prefix="aphex-bench-pipeline-"))
-    server = start_moto_server(log_dir=work / "moto")
     noise: Noise | None = None
     rows = []
     hand_steps: list[dict[str, dict[str, float]]] = []
-    try:
+    with moto_workspace("aphex-bench-pipeline-", args.keep) as (work, server):
         repo = make_repo(work / "repo", PIPELINE, PIPELINE_ENVS)
         environ = pipeline_environ(server, tools)
         hand = ByHand(server, tools, HAND_ENVS)
@@ -91,8 +80,6 @@ def main() -> int:
                 f" by hand {hand_seconds:.1f} s",
                 flush=True,
             )
-    finally:
-        server.stop()
     workflow = median(r.workflow_s for _, r, _ in rows)
     command = median(r.wall_s for _, r, _ in rows)
     by_hand = median(h for _, _, h in rows)
@@ -113,6 +100,7 @@ def main() -> int:
         for step in ("synth", "deploy", "test")
     }
     print_table(["by hand", "median (s)"], list(by_hand_steps.items()))
+    ok = ratio <= TARGET
     print(f"workflow / by hand: {ratio:.3f} (target <= {TARGET}, limit 1.0)")
     emit(
         "pipeline_overhead",
@@ -125,7 +113,7 @@ def main() -> int:
             "ratio": round(ratio, 3),
             "command_ratio": round(command_ratio, 3),
             "target_ratio": TARGET,
-            "ok": ratio <= TARGET,
+            "ok": ok,
             "by_hand_steps_s": {k: round(v, 2) for k, v in by_hand_steps.items()},
             "stages_s": {
                 name: round(median(r.stages.get(name, 0.0) for _, r, _ in rows), 2)
@@ -134,11 +122,7 @@ def main() -> int:
         },
         noise=noise,
     )
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ratio <= TARGET else 1  # a missed target fails the run
+    return 0 if ok else 1  # a missed target fails the run
 
 
 if __name__ == "__main__":

@@ -17,30 +17,23 @@ Run: `python3 bench/self_modification.py [--runs N] [--keep]`; a table, then one
 
 from __future__ import annotations
 
-import argparse
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from benchlib import Noise, emit, median, print_table, use_sources
+from benchlib import Noise, emit, median, print_table
 from localrun import (
     Env,
     Tools,
+    bench_arguments,
     commit,
     make_repo,
+    moto_workspace,
     pipeline_environ,
     run_pipeline,
-    run_records,
     write_config,
 )
-
-use_sources()
-
-from aphex_stages.local.moto import start_moto_server  # noqa: E402
 
 TARGET_PUSHES = 1
 PIPELINE = "aphex-bench-selfmod"
@@ -56,17 +49,12 @@ def _seconds_after(start: datetime, stamp: str) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=2, help="timed runs (default 2)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    args = parser.parse_args()
+    args = bench_arguments(__doc__, runs=2)
     tools = Tools.find()
-    work = Path(tempfile.mkdtemp(prefix="aphex-bench-selfmod-"))
-    server = start_moto_server(log_dir=work / "moto")
-    environ = pipeline_environ(server, tools)
     rows: list[dict[str, Any]] = []
     noise: Noise | None = None
-    try:
+    with moto_workspace("aphex-bench-selfmod-", args.keep) as (work, server):
+        environ = pipeline_environ(server, tools)
         repo = make_repo(work / "repo", PIPELINE, BASE)
         print("set-up: installing the pipeline (first run) ...", flush=True)
         run_pipeline(repo, server.endpoint, environ, work / "install.log")
@@ -79,11 +67,10 @@ def main() -> int:
             write_config(repo, PIPELINE, envs)
             pushed_at = datetime.now(UTC)
             started = time.perf_counter()
-            sha = commit(repo, f"add environment {name}")
+            commit(repo, f"add environment {name}")
             result = run_pipeline(repo, server.endpoint, environ, work / f"run-{run}.log")
             wall = time.perf_counter() - started
-            records = [r for r in run_records(repo, environ) if r["commit_sha"] == sha]
-            final = max(records, key=lambda r: r["started_at"])
+            final = result.final
             stages = {(s["stage"], s.get("environment")): s for s in final["stages"]}
             deploy, test = stages.get(("environment", name)), stages.get(("test", name))
             if final["status"] != "Succeeded" or deploy is None or test is None:
@@ -92,19 +79,16 @@ def main() -> int:
                 {
                     "environment": name,
                     "pushes": 1,
-                    "workflows": len(records),
+                    "workflows": len(result.records),
                     "deployed_s": _seconds_after(pushed_at, deploy["finished_at"]),
                     "tested_s": _seconds_after(pushed_at, test["finished_at"]),
                     "command_s": wall,
-                    "superseded": len(result.workflows) - 1,
                 }
             )
             print(
                 f"run {run}: {name} deployed {rows[-1]['deployed_s']:.1f} s after the push",
                 flush=True,
             )
-    finally:
-        server.stop()
     print_table(
         ["run", "added", "pushes", "workflows", "deployed (s)", "tested (s)", "command (s)"],
         [
@@ -121,6 +105,7 @@ def main() -> int:
         ],
     )
     pushes = max(r["pushes"] for r in rows)
+    ok = pushes <= TARGET_PUSHES
     print(f"pushes from commit to deployed: {pushes} (target {TARGET_PUSHES}; the seed needs 2)")
     emit(
         "self_modification",
@@ -132,15 +117,11 @@ def main() -> int:
             "tested_s": round(median(r["tested_s"] for r in rows), 2),
             "command_s": round(median(r["command_s"] for r in rows), 2),
             "target_pushes": TARGET_PUSHES,
-            "ok": pushes <= TARGET_PUSHES,
+            "ok": ok,
         },
         noise=noise,
     )
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if pushes <= TARGET_PUSHES else 1  # a missed target fails the run
+    return 0 if ok else 1  # a missed target fails the run
 
 
 if __name__ == "__main__":

@@ -19,31 +19,24 @@ Run: `python3 bench/waves.py [--runs N] [--keep]`; a table, then one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
 import sys
-import tempfile
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from benchlib import Noise, emit, median, print_table, use_sources
+from benchlib import Noise, emit, median, print_table
 from localrun import (
     ByHand,
     Env,
     Tools,
+    bench_arguments,
     make_repo,
+    moto_workspace,
     pipeline_environ,
     push_app_change,
     run_pipeline,
-    run_records,
     synth_cost,
 )
-
-use_sources()
-
-from aphex_stages.local.moto import start_moto_server  # noqa: E402
 
 TARGET = 0.5
 # One account per environment: the sample app's stack names are the same in every one.
@@ -70,18 +63,13 @@ def _time(text: str) -> datetime:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="timed runs (default 3)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
-    args = parser.parse_args()
+    args = bench_arguments(__doc__, runs=3)
     tools = Tools.find()
-    work = Path(tempfile.mkdtemp(prefix="aphex-bench-waves-"))
-    server = start_moto_server(log_dir=work / "moto")
-    environ = pipeline_environ(server, tools)
     phases: dict[str, list[float]] = {name: [] for name in LAYOUTS}
     workflows: dict[str, list[float]] = {name: [] for name in LAYOUTS}
     noise: Noise | None = None
-    try:
+    with moto_workspace("aphex-bench-waves-", args.keep) as (work, server):
+        environ = pipeline_environ(server, tools)
         repos = {
             name: make_repo(work / name, f"aphex-bench-{name}", envs)
             for name, envs in LAYOUTS.items()
@@ -96,23 +84,17 @@ def main() -> int:
         for run in range(args.runs):
             order = list(LAYOUTS) if run % 2 == 0 else list(reversed(LAYOUTS))
             for name in order:
-                sha = push_app_change(repos[name], run + 1)
+                push_app_change(repos[name], run + 1)
                 result = run_pipeline(
                     repos[name], server.endpoint, environ, work / f"{name}-{run}.log"
                 )
-                record = max(
-                    (r for r in run_records(repos[name], environ) if r["commit_sha"] == sha),
-                    key=lambda r: r["started_at"],
-                )
-                phases[name].append(environment_phase(record))
+                phases[name].append(environment_phase(result.final))
                 workflows[name].append(result.workflow_s)
             print(
                 f"run {run}: environments wave {phases['wave'][-1]:.1f} s,"
                 f" line {phases['line'][-1]:.1f} s",
                 flush=True,
             )
-    finally:
-        server.stop()
     ratios = [w / line for w, line in zip(phases["wave"], phases["line"], strict=True)]
     workflow_ratios = [
         w / line for w, line in zip(workflows["wave"], workflows["line"], strict=True)
@@ -149,6 +131,7 @@ def main() -> int:
         f" ({synth_cpu / synth_wall:.2f} cores busy); on {cores} cores three synths at once"
         f" take at least {synth_floor:.2f} of three in a line"
     )
+    ok = ratio <= TARGET
     print(f"environment phase wave / line: {ratio:.3f} (target <= {TARGET})")
     emit(
         "waves",
@@ -165,15 +148,11 @@ def main() -> int:
             "synth_wall_s": round(synth_wall, 2),
             "synth_cpu_s": round(synth_cpu, 2),
             "synth_floor_ratio": round(synth_floor, 3),
-            "ok": ratio <= TARGET,
+            "ok": ok,
         },
         noise=noise,
     )
-    if args.keep:
-        print(f"kept {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    return 0 if ratio <= TARGET else 1  # a missed target fails the run
+    return 0 if ok else 1  # a missed target fails the run
 
 
 if __name__ == "__main__":
