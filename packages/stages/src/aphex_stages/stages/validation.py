@@ -245,9 +245,11 @@ def check_toolchain(root: Path, *, environ: Mapping[str, str] | None = None) -> 
         else:
             asks[tool] = ([program, "--version"], env)
     cli: Path | None = None
+    packaged: str | None = None
     try:
         cli = find_cdk_cli(environ=env)
-        if cli_package_version(cli) is None:  # not in its npm package: ask the program
+        packaged = cli_package_version(cli)
+        if packaged is None:  # not in its npm package: ask the program
             asks["cdk"] = ([str(cli), "--version"], {**env, **CDK_ENV})
     except CdkCliNotFoundError as error:
         cli_problem = f"CDK CLI: {error}"
@@ -264,7 +266,6 @@ def check_toolchain(root: Path, *, environ: Mapping[str, str] | None = None) -> 
             problems.append(f"{tool} {_show(version)} is too old: need >= {_show(minimum)}")
     if cli is None:
         return [*problems, cli_problem]
-    packaged = cli_package_version(cli)
     version, output = (_version(packaged), packaged) if packaged else versions["cdk"]
     if version is None:
         problems.append(f"`{cli} --version` failed: {output}")
