@@ -50,6 +50,11 @@ def infra_context(config_file: Path, environ: Mapping[str, str]) -> dict[str, st
     return context
 
 
+def pipeline_region(environ: Mapping[str, str]) -> str:
+    """The pipeline's own region: `AWS_REGION`, `AWS_DEFAULT_REGION`, else us-east-1."""
+    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def deploy_pipeline_infra(
     config_file: Path,
     log: logging.Logger,
@@ -67,7 +72,7 @@ def deploy_pipeline_infra(
     app = Path(env[INFRA_APP_ENV])
     if not (app / "cdk.json").is_file():
         raise StageError(ExitCode.USAGE, f"{INFRA_APP_ENV}={app} holds no cdk.json")
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = pipeline_region(env)
     extra = (
         {"PATH": f"{env[INFRA_BIN_ENV]}{os.pathsep}{env.get('PATH', '')}"}
         if env.get(INFRA_BIN_ENV)

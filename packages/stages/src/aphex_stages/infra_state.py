@@ -30,11 +30,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from aphex_stages.cdk.cli import cli_package_version
 
 RECORD_NAME = "infra/deployed.json"
-_SKIPPED_DIRS = frozenset({"cdk.out", "__pycache__", ".pytest_cache", ".mypy_cache", "tests"})
+_SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", "tests"})
 
 
 def _app_files(app: Path) -> Iterable[Path]:
     for folder, dirs, files in os.walk(app):
+        # cdk.out and its variants (cdk.out.dev, ...) are what the app writes, not reads.
         dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS and not d.startswith("cdk.out"))
         for name in sorted(files):
             if not name.endswith((".pyc", ".pyo")):

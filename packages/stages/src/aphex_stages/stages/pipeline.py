@@ -36,12 +36,11 @@ def _deploy_infra(config_file: Path, context: StageContext) -> None:
     if not os.environ.get(INFRA_APP_ENV):
         log.info("%s is not set: not deploying the pipeline's own CDK app", INFRA_APP_ENV)
         return
-    from aphex_stages.infra_deploy import deploy_pipeline_infra
+    from aphex_stages.infra_deploy import deploy_pipeline_infra, pipeline_region
     from aphex_stages.infra_state import InfraState
 
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     bucket = context.settings.require_bucket()
-    state = InfraState.connect(bucket, context.inputs.pipeline, region)
+    state = InfraState.connect(bucket, context.inputs.pipeline, pipeline_region(os.environ))
     deploy_pipeline_infra(config_file, log, state=state)
 
 
