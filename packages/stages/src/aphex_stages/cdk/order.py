@@ -18,6 +18,7 @@ from typing import Any
 from aphex_stages.cdk.assembly import CloudAssembly
 from aphex_stages.cdk.aws import AwsTarget, boto3_client
 from aphex_stages.cdk.errors import CdkError
+from aphex_stages.jsonfile import write_json_atomically
 
 _DONE = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
 
@@ -39,9 +40,7 @@ def chain_in_order(assembly: CloudAssembly, stacks: Sequence[str]) -> None:
         dependencies = artifacts[after].setdefault("dependencies", [])
         if before not in dependencies:
             dependencies.append(before)
-    temporary = manifest_file.with_name("manifest.json.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    temporary.replace(manifest_file)
+    write_json_atomically(manifest_file, manifest)
 
 
 def _needs(artifacts: dict[str, Any], artifact_id: str) -> set[str]:

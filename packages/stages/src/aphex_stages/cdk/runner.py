@@ -15,7 +15,6 @@ Every call:
 from __future__ import annotations
 
 import collections
-import json
 import os
 import shutil
 import tempfile
@@ -36,6 +35,7 @@ from aphex_stages.cdk.errors import (
 from aphex_stages.cdk.failures import parse_failure
 from aphex_stages.cdk.order import chain_in_order, completed_outputs
 from aphex_stages.cdk.outputs import read_outputs_file
+from aphex_stages.jsonfile import write_json_atomically
 from aphex_stages.process import LineCallback, ProcessResult, run_streaming
 
 __all__ = ["CDK_ENV", "CdkRunner", "ContextValue", "context_args", "synth_counts"]
@@ -263,7 +263,7 @@ class CdkRunner:
             )
         target_file = Path(outputs_file).absolute()
         target_file.parent.mkdir(parents=True, exist_ok=True)
-        _write_json(target_file, {})
+        write_json_atomically(target_file, {})
         chain_in_order(assembly, stacks)
         names = ", ".join(stacks)
         what = f"cdk deploy of {'stack' if len(stacks) == 1 else 'stacks'} {names}"
@@ -284,7 +284,7 @@ class CdkRunner:
                 )
             written = read_outputs_file(cli_file) if cli_file.is_file() else {}
         outputs = {name: _outputs_of(written, assembly, name) for name in stacks}
-        _write_json(target_file, outputs)
+        write_json_atomically(target_file, outputs)
         return outputs
 
     def _deploy_error(
@@ -304,7 +304,7 @@ class CdkRunner:
         deployed, first_missing = completed_outputs(self.target, assembly, before)
         stack = named or first_missing or stacks[-1]
         outputs = {name: deployed[name] for name in stacks[: stacks.index(stack)]}
-        _write_json(outputs_file, outputs)
+        write_json_atomically(outputs_file, outputs)
         if timeout is not None:
             message = str(timeout).replace(
                 "cdk deploy of stacks " + ", ".join(stacks), f"cdk deploy of stack {stack}"
@@ -398,9 +398,3 @@ def _stacks_with_differences(lines: Sequence[str]) -> int | None:
             count = line.split(marker, 1)[1].strip()
             return int(count) if count.isdigit() else None
     return None
-
-
-def _write_json(path: Path, value: object) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    temporary.replace(path)

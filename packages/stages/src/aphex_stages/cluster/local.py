@@ -17,13 +17,12 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from aphex_stages.cluster.base import ClusterConflict, ClusterRejected, LiveTemplate
+from aphex_stages.jsonfile import write_json_atomically
 
 # The layers a real API server checks: the installed CRD schema and its CEL rules.
 SERVER_LAYERS = frozenset({"crd", "cel"})
@@ -33,23 +32,6 @@ def _server_problems(doc: Mapping[str, Any]) -> list[str]:
     from aphex_generator import validate
 
     return [str(problem) for problem in validate(dict(doc)) if problem.layer in SERVER_LAYERS]
-
-
-def write_json_atomically(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` through a temporary file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 class LocalCluster:
@@ -124,7 +106,9 @@ class LocalCluster:
             stored = json.loads(json.dumps(doc))
             stored.setdefault("metadata", {})["resourceVersion"] = next_version
             write_json_atomically(
-                self._template_path(name), {"resourceVersion": next_version, "object": stored}
+                self._template_path(name),
+                {"resourceVersion": next_version, "object": stored},
+                sort_keys=True,
             )
             return LiveTemplate(doc=stored, resource_version=next_version)
 
@@ -149,6 +133,7 @@ class LocalCluster:
                     "labels": dict(labels),
                     "phase": "Pending",
                 },
+                sort_keys=True,
             )
             return True
 
@@ -180,4 +165,4 @@ class LocalCluster:
             if data is None:
                 raise ClusterConflict(f"workflows {name!r} not found")
             data["phase"] = phase
-            write_json_atomically(self.workflow_path(name), data)
+            write_json_atomically(self.workflow_path(name), data, sort_keys=True)

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aphex_stages.cluster.local import write_json_atomically
+from aphex_stages.jsonfile import write_json_atomically
 
 PREFIXES = ("runs/", "deployed/")
 
@@ -37,6 +37,6 @@ def save_records(s3: Any, bucket: str, folder: Path) -> int:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
                 body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                write_json_atomically(folder / item["Key"], json.loads(body))
+                write_json_atomically(folder / item["Key"], json.loads(body), sort_keys=True)
                 count += 1
     return count
