@@ -4,7 +4,7 @@ Two parts, each at 10, 50, 100, 200, 500 and 1,000 environments (``--sizes``):
 
 * ``config``: ``aphex_config.load_config`` of a generated aphex-config.yaml (3 stacks, tests
   and a context per environment, waves of four, every fourth environment gated);
-* ``generator``: ``aphex_generator.render_workflow_template`` + ``aphex_generator.validate``
+* ``generator``: ``aphex_generator.render_workflow_template`` + ``aphex_generator.validation``
   of a generated config (waves of ten, half the environments tested, one in 25 gated).
   The validators are compiled once per process before anything is timed (``compile_s``,
   reported apart) and the CEL memo is cleared before every run, so no run reuses another's
@@ -294,8 +294,8 @@ def config_worker(size: int, runs: int) -> dict[str, Any]:
 def generator_worker(size: int, runs: int) -> dict[str, Any]:
     """Time and measure render + validate of a ``size``-environment pipeline."""
     from aphex_generator import GeneratorSettings, render_workflow_template, validate
-    from aphex_generator.validate import warm_up
-    from aphex_generator.validate.cel import clear_memo
+    from aphex_generator.validation import warm_up
+    from aphex_generator.validation.cel import clear_memo
 
     if size > CONTRACT_LIMIT:
         lift_environment_limit(size)

@@ -15,7 +15,7 @@ resources (`argoproj.io/v1alpha1`, namespaced):
   and `Ignore` drop them (`Warn` says so in `Warning` headers), as structural pruning does;
   the schema's `default`s are filled in.
 - Documents are checked against the pinned full WorkflowTemplate CRD schema and its CEL
-  rules (`aphex_generator.validate`, layers `crd` and `cel`): 422 Invalid with causes.
+  rules (`aphex_generator.validation`, layers `crd` and `cel`): 422 Invalid with causes.
 
 Every error is a proper `Status` object. `resourceVersion` grows monotonically across
 the server. Tests inspect and disturb the store through :class:`FakeKube`:
@@ -44,8 +44,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from aphex_generator import validate
-from aphex_generator.validate.problem import Problem, join_path
-from aphex_generator.validate.schemas import strict_crd_schema
+from aphex_generator.problem import Problem, join_path
+from aphex_generator.validation.schemas import strict_crd_schema
 
 __all__ = ["FakeKube", "RecordedRequest", "fake_kube", "fake_kube_server"]
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from generator_cases import DATA
 
-from aphex_generator.validate.cel import Rule, _evaluate, _Node, check_cel, clear_memo, crd_rules
+from aphex_generator.validation.cel import Rule, _evaluate, _Node, check_cel, clear_memo, crd_rules
 
 
 def _rules() -> list[Rule]:

@@ -9,7 +9,7 @@ import pytest
 from generator_cases import SETTINGS, sample
 
 from aphex_generator import render_workflow_template
-from aphex_generator.validate import warm_up
+from aphex_generator import warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)

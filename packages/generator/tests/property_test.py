@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aphex_generator import dump_yaml, render_events, render_workflow_template, validate
-from aphex_generator.workflow import ANNOTATION_TOPOLOGY
+from aphex_generator import Annotation
 
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
 
@@ -121,5 +121,5 @@ def test_every_environment_appears_exactly_once(data: dict[str, Any]) -> None:
     config = config_from(data)
     doc = render_workflow_template(config, SETTINGS)
     assert sorted(deployed_environments(doc)) == sorted(env.name for env in config.environments)
-    topology = json.loads(doc["metadata"]["annotations"][ANNOTATION_TOPOLOGY])
+    topology = json.loads(doc["metadata"]["annotations"][Annotation.TOPOLOGY])
     assert [e["name"] for e in topology["environments"]] == [e.name for e in config.environments]

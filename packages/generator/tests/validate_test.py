@@ -10,7 +10,7 @@ import yaml
 from generator_cases import DATA
 
 from aphex_generator import Problem, validate
-from aphex_generator.validate.cel import crd_rules
+from aphex_generator.validation.cel import crd_rules
 
 VALID = sorted((DATA / "valid").glob("*.yaml"))
 

@@ -4,7 +4,7 @@
 >>> config = load_config("aphex-config.yaml")  # doctest: +SKIP
 """
 
-__version__ = "0.1.0"
+from .version import __version__
 
 from .errors import ConfigError, ConfigReadError, Problem
 from .models import (

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from .version import __version__
 from .errors import ConfigError, ConfigReadError
 from .parse import load_config
 from .schema import schema_text

@@ -17,7 +17,7 @@ from aphex_generator.diff import diff_topology
 from aphex_generator.dump import dump_yaml, dump_yaml_all
 from aphex_generator.events import render_events
 from aphex_generator.settings import GeneratorSettings, SecretRef, SettingsError
-from aphex_generator.validate import validate
+from aphex_generator.validation import validate
 from aphex_generator.version import __version__
 from aphex_generator.workflow import render_workflow_template
 

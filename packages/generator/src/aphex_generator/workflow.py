@@ -1,13 +1,29 @@
-"""Render the pipeline's Argo WorkflowTemplate from an ``AphexConfig``."""
+"""Render the pipeline's Argo WorkflowTemplate: a view of the :class:`PipelineGraph`.
+
+Each container template runs one stage of the contract (:mod:`aphex_generator.contract`):
+its console script, the common options and the pod environment from the settings. The DAG
+is the graph's nodes; pipelines beyond the CRD's limits share templates (compact layout).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aphex_generator import names
+from aphex_generator.contract import (
+    ENVIRONMENT,
+    NOTIFY,
+    TEST,
+    TEMPLATE_ENV,
+    Annotation,
+    EnvVar,
+    Label,
+    Option,
+    Param,
+    StageSpec,
+)
+from aphex_generator.graph import Node, NodeKind, PipelineGraph
 from aphex_generator.settings import (
     DEFAULT_BUILDER_IMAGE,
     DEFAULT_DEPLOYER_IMAGE,
@@ -17,7 +33,7 @@ from aphex_generator.settings import (
 from aphex_generator.version import __version__
 
 if TYPE_CHECKING:
-    from aphex_config import AphexConfig, Environment
+    from aphex_config import AphexConfig
 
 API_VERSION = "argoproj.io/v1alpha1"
 
@@ -25,9 +41,14 @@ API_VERSION = "argoproj.io/v1alpha1"
 MAX_TEMPLATES = 200
 MAX_DAG_TASKS = 200
 
+
+def _parameter(name: str) -> str:
+    return "{{workflow.parameters." + name + "}}"
+
+
 # The only Argo expressions the generator ever writes.
-COMMIT = "{{workflow.parameters.commit-sha}}"
-REPO_URL = "{{workflow.parameters.repo-url}}"
+COMMIT = _parameter(Param.COMMIT_SHA)
+REPO_URL = _parameter(Param.REPO_URL)
 WORKFLOW_NAME = "{{workflow.name}}"
 WORKFLOW_UID = "{{workflow.uid}}"
 WORKFLOW_STATUS = "{{workflow.status}}"
@@ -35,28 +56,17 @@ WORKFLOW_FAILURES = "{{workflow.failures}}"
 ENV_PARAM = "{{inputs.parameters.environment}}"  # compact layout only
 TIMEOUT_PARAM = "{{inputs.parameters.timeout-seconds}}"  # compact layout only
 
-LABEL_PIPELINE = "aphex.io/pipeline"
-LABEL_COMMIT = "aphex.io/commit"
-LABEL_ENVIRONMENT = "aphex.io/environment"
-ANNOTATION_TOPOLOGY = "aphex.io/topology"
-ANNOTATION_LAYOUT = "aphex.io/layout"
-ANNOTATION_VERSION = "aphex.io/generator-version"
-
 LAYOUT_PER_ENVIRONMENT = "per-environment"
 LAYOUT_COMPACT = "compact"
 
-# Fixed template and task names.
+# Template names that are not stages.
 PIPELINE_DAG = "pipeline"
-VALIDATION = "validation"
-BUILD = "build"
-PIPELINE_DEPLOYMENT = "pipeline-deployment"
 APPROVAL = "approval"
-EXIT_HANDLER = "exit-handler"
 ENVIRONMENTS_DAG = "environments"
-SHARED_DEPLOY = "deploy"
-SHARED_TEST = "test"
-
-_TOPOLOGY_LIMIT = 200_000  # bytes; annotations are capped at 256 KiB in total
+MANAGED_BY = "aphex-generator"
+# Compact layout: the shared templates (and a variant's tasks) are named after their stage.
+SHARED_DEPLOY = ENVIRONMENT.task
+SHARED_TEST = TEST.task
 
 
 def _literal(value: str, what: str) -> str:
@@ -79,30 +89,41 @@ def resolve_images(config: AphexConfig, settings: GeneratorSettings) -> tuple[st
 
 
 class _Renderer:
+    """Turns a graph plus the config's non-topology values (timeouts, images) into a
+    WorkflowTemplate."""
+
     def __init__(self, config: AphexConfig, settings: GeneratorSettings) -> None:
         self.config = config
         self.settings = settings
         self.pipeline = _literal(config.pipeline.name, "pipeline name")
         self.namespace = settings.namespace or config.pipeline.namespace
-        self.builder, self.deployer = resolve_images(config, settings)
-        self.envs = list(config.environments)
-        for env in self.envs:
+        for env in config.environments:
             _literal(env.name, "environment name")
-        self.deps = {env.name: list(config.effective_depends_on(env.name)) for env in self.envs}
+            for stack in env.stacks:
+                _literal(stack.name, "stack name")
+        self.graph = PipelineGraph.from_config(config)
+        builder, deployer = resolve_images(config, settings)
+        self.images = {"builder": builder, "deployer": deployer}
 
     # -- building blocks -------------------------------------------------------------
     def common_args(self) -> list[str]:
-        return ["--pipeline", self.pipeline, "--commit", COMMIT, "--repository", REPO_URL]
+        return [
+            Option.PIPELINE,
+            self.pipeline,
+            Option.COMMIT,
+            COMMIT,
+            Option.REPOSITORY,
+            REPO_URL,
+        ]
 
     def env_vars(self) -> list[dict[str, str]]:
-        out = [
-            {"name": "APHEX_ARTIFACT_BUCKET", "value": self.settings.artifact_bucket},
-            {"name": "APHEX_NAMESPACE", "value": self.namespace},
-            {"name": "APHEX_WORKFLOW_NAME", "value": WORKFLOW_NAME},
-        ]
-        if self.settings.aws_region:
-            out.append({"name": "AWS_REGION", "value": self.settings.aws_region})
-        return out
+        values = {
+            EnvVar.ARTIFACT_BUCKET: self.settings.artifact_bucket,
+            EnvVar.NAMESPACE: self.namespace,
+            EnvVar.WORKFLOW_NAME: WORKFLOW_NAME,
+            EnvVar.REGION: self.settings.aws_region,
+        }
+        return [{"name": name, "value": values[name]} for name in TEMPLATE_ENV if values[name]]
 
     def retry(self) -> dict[str, Any]:
         retry = self.settings.retry
@@ -116,30 +137,26 @@ class _Renderer:
             },
         }
 
+    def resources(self, stage: StageSpec) -> Resources:
+        if stage.image == "builder":
+            return self.settings.builder_resources
+        return self.settings.deployer_resources
+
     def container_template(
-        self,
-        name: str,
-        image: str,
-        command: str,
-        args: list[str],
-        resources: Resources,
-        deadline: int | str,
-        retry: bool = True,
+        self, name: str, stage: StageSpec, args: list[str], deadline: int | str
     ) -> dict[str, Any]:
-        template: dict[str, Any] = {
+        return {
             "name": name,
             "activeDeadlineSeconds": deadline,
             "container": {
-                "image": image,
-                "command": [command],
+                "image": self.images[stage.image],
+                "command": [stage.script],
                 "args": args,
                 "env": self.env_vars(),
-                "resources": resources.as_manifest(),
+                "resources": self.resources(stage).as_manifest(),
             },
+            "retryStrategy": self.retry(),
         }
-        if retry:
-            template["retryStrategy"] = self.retry()
-        return template
 
     def metrics(self, environment: str) -> dict[str, Any]:
         labels = [
@@ -165,196 +182,157 @@ class _Renderer:
 
     def fixed_templates(self) -> list[dict[str, Any]]:
         timeouts = self.settings.timeouts
-        return [
-            self.container_template(
-                VALIDATION,
-                self.builder,
-                "aphex-stage-validation",
-                self.common_args(),
-                self.settings.builder_resources,
-                timeouts.validation,
-            ),
-            self.container_template(
-                BUILD,
-                self.builder,
-                "aphex-stage-build",
-                self.common_args(),
-                self.settings.builder_resources,
-                self.config.build.timeout_minutes * 60,
-            ),
-            self.container_template(
-                PIPELINE_DEPLOYMENT,
-                self.deployer,
-                "aphex-stage-pipeline",
-                [*self.common_args(), "--workflow-name", WORKFLOW_NAME],
-                self.settings.deployer_resources,
-                timeouts.pipeline,
-            ),
-            self.container_template(
-                EXIT_HANDLER,
-                self.deployer,
-                "aphex-monitor",
-                [
-                    "notify",
-                    "--pipeline",
-                    self.pipeline,
-                    "--commit",
-                    COMMIT,
-                    "--repository",
-                    REPO_URL,
-                    "--workflow-name",
-                    WORKFLOW_NAME,
-                    "--workflow-uid",
-                    WORKFLOW_UID,
-                    "--status",
-                    WORKFLOW_STATUS,
-                    "--failures",
-                    WORKFLOW_FAILURES,
-                ],
-                self.settings.deployer_resources,
-                timeouts.exit_handler,
-            ),
-        ]
-
-    def stage_tasks(self) -> list[dict[str, Any]]:
-        return [
-            {"name": VALIDATION, "template": VALIDATION},
-            {"name": BUILD, "template": BUILD, "depends": _succeeded([VALIDATION])},
-            {
-                "name": PIPELINE_DEPLOYMENT,
-                "template": PIPELINE_DEPLOYMENT,
-                "depends": _succeeded([BUILD]),
-            },
-        ]
-
-    def deploy_template(self, env: Environment | None) -> dict[str, Any]:
-        """One environment's deploy template (literal name), or the shared one (env None)."""
-        env_name = env.name if env is not None else ENV_PARAM
-        name = names.deploy_name(env.name) if env is not None else SHARED_DEPLOY
-        template = self.container_template(
-            name,
-            self.deployer,
-            "aphex-stage-environment",
-            [*self.common_args(), "--environment", env_name],
-            self.settings.deployer_resources,
-            self.settings.timeouts.environment,
-        )
-        template["synchronization"] = {
-            "mutexes": [{"name": names.mutex_name(self.pipeline, env_name)}]
+        deadlines = {
+            NodeKind.VALIDATION: timeouts.validation,
+            NodeKind.BUILD: self.config.build.timeout_minutes * 60,
+            NodeKind.PIPELINE: timeouts.pipeline,
         }
-        template["metadata"] = {"labels": {LABEL_ENVIRONMENT: env_name}}
-        template["metrics"] = self.metrics(env_name)
-        if env is None:
-            template["inputs"] = {"parameters": [{"name": "environment"}]}
-        return template
+        templates = []
+        for node in self.graph.fixed_nodes:
+            stage = node.stage
+            assert stage is not None
+            args = self.common_args()
+            if node.kind is NodeKind.PIPELINE:
+                args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
+            templates.append(self.container_template(node.name, stage, args, deadlines[node.kind]))
+        templates.append(self.exit_handler_template())
+        return templates
 
-    def test_template(self, env: Environment | None) -> dict[str, Any]:
-        """One environment's test template (literal name), or the shared one (env None)."""
-        if env is not None:
-            assert env.tests is not None
-            env_name, name = env.name, names.test_name(env.name)
-            deadline: int | str = env.tests.timeout_minutes * 60
+    def exit_handler_template(self) -> dict[str, Any]:
+        args = [
+            "notify",
+            Option.PIPELINE,
+            self.pipeline,
+            Option.COMMIT,
+            COMMIT,
+            Option.REPOSITORY,
+            REPO_URL,
+            Option.WORKFLOW_NAME,
+            WORKFLOW_NAME,
+            "--workflow-uid",
+            WORKFLOW_UID,
+            "--status",
+            WORKFLOW_STATUS,
+            "--failures",
+            WORKFLOW_FAILURES,
+        ]
+        node = self.graph.exit_handler
+        return self.container_template(node.name, NOTIFY, args, self.settings.timeouts.exit_handler)
+
+    def environment_template(self, kind: NodeKind, env_name: str, name: str) -> dict[str, Any]:
+        """The deploy or test template of one environment (``env_name`` literal), or the
+        shared one of the compact layout (``env_name`` the input parameter)."""
+        stage = ENVIRONMENT if kind is NodeKind.DEPLOY else TEST
+        shared = env_name == ENV_PARAM
+        if kind is NodeKind.DEPLOY:
+            deadline: int | str = self.settings.timeouts.environment
+        elif shared:
+            deadline = TIMEOUT_PARAM
         else:
-            env_name, name, deadline = ENV_PARAM, SHARED_TEST, TIMEOUT_PARAM
+            tests = self.config.environment(env_name).tests
+            assert tests is not None
+            deadline = tests.timeout_minutes * 60
         template = self.container_template(
-            name,
-            self.deployer,
-            "aphex-stage-test",
-            [*self.common_args(), "--environment", env_name],
-            self.settings.deployer_resources,
-            deadline,
+            name, stage, [*self.common_args(), Option.ENVIRONMENT, env_name], deadline
         )
-        template["metadata"] = {"labels": {LABEL_ENVIRONMENT: env_name}}
-        if env is None:
-            template["inputs"] = {
-                "parameters": [{"name": "environment"}, {"name": "timeout-seconds"}]
+        if kind is NodeKind.DEPLOY:
+            template["synchronization"] = {
+                "mutexes": [{"name": names.mutex_name(self.pipeline, env_name)}]
             }
+        template["metadata"] = {"labels": {Label.ENVIRONMENT: env_name}}
+        if kind is NodeKind.DEPLOY:
+            template["metrics"] = self.metrics(env_name)
+        if shared:
+            params = [{"name": "environment"}]
+            if kind is NodeKind.TEST:
+                params.append({"name": "timeout-seconds"})
+            template["inputs"] = {"parameters": params}
         return template
 
     # -- layouts -----------------------------------------------------------------------
-    def last_task(self, env_name: str) -> str:
-        env = self.config.environment(env_name)
-        return names.test_name(env_name) if env.tests else names.deploy_name(env_name)
-
     def per_environment_size(self) -> tuple[int, int]:
-        gated = sum(1 for env in self.envs if env.approval == "manual")
-        tested = sum(1 for env in self.envs if env.tests)
-        templates = 5 + (1 if gated else 0) + len(self.envs) + tested
-        tasks = 3 + len(self.envs) + tested + gated
+        envs = self.graph.environments
+        gated = sum(1 for env in envs if env.approval)
+        tested = sum(1 for env in envs if env.tests)
+        templates = 5 + (1 if gated else 0) + len(envs) + tested
+        tasks = 3 + len(envs) + tested + gated
         return templates, tasks
 
+    def task(self, node: Node, template: str) -> dict[str, Any]:
+        task: dict[str, Any] = {"name": node.name, "template": template}
+        if node.after:
+            task["depends"] = _succeeded(node.after)
+        return task
+
     def per_environment(self) -> list[dict[str, Any]]:
-        tasks = self.stage_tasks()
+        tasks: list[dict[str, Any]] = []
         env_templates: list[dict[str, Any]] = []
-        for env in self.envs:
-            deps = self.deps[env.name]
-            after = [self.last_task(dep) for dep in deps] if deps else [PIPELINE_DEPLOYMENT]
-            if env.approval == "manual":
-                gate = names.approve_name(env.name)
-                tasks.append({"name": gate, "template": APPROVAL, "depends": _succeeded(after)})
-                after = [gate]
-            deploy = names.deploy_name(env.name)
-            tasks.append({"name": deploy, "template": deploy, "depends": _succeeded(after)})
-            env_templates.append(self.deploy_template(env))
-            if env.tests:
-                test = names.test_name(env.name)
-                tasks.append({"name": test, "template": test, "depends": _succeeded([deploy])})
-                env_templates.append(self.test_template(env))
+        for node in self.graph.nodes:
+            if node.kind is NodeKind.APPROVAL:
+                tasks.append(self.task(node, APPROVAL))
+                continue
+            tasks.append(self.task(node, node.name))
+            if node.environment is not None:
+                env_templates.append(
+                    self.environment_template(node.kind, node.environment, node.name)
+                )
         templates = [{"name": PIPELINE_DAG, "dag": {"tasks": tasks}}, *self.fixed_templates()]
-        if any(env.approval == "manual" for env in self.envs):
+        if self.graph.gated:
             templates.append({"name": APPROVAL, "suspend": {}})
         return templates + env_templates
 
     def compact(self) -> list[dict[str, Any]]:
-        tasks = self.stage_tasks()
+        graph = self.graph
+        fixed = list(graph.fixed_nodes)
+        tasks = [self.task(node, node.name) for node in fixed]
         tasks.append(
             {
                 "name": ENVIRONMENTS_DAG,
                 "template": ENVIRONMENTS_DAG,
-                "depends": _succeeded([PIPELINE_DEPLOYMENT]),
+                "depends": _succeeded([fixed[-1].name]),
             }
         )
         env_tasks: list[dict[str, Any]] = []
         variants: dict[str, dict[str, Any]] = {}
-        for env in self.envs:
-            gated, tested = env.approval == "manual", env.tests is not None
-            variant = "environment" + ("-gated" if gated else "") + ("-tested" if tested else "")
+        for env in graph.environments:
+            variant = "environment" + ("-gated" if env.approval else "") + (
+                "-tested" if env.tests else ""
+            )
             if variant not in variants:
-                variants[variant] = self.variant(variant, gated, tested)
+                variants[variant] = self.variant(variant, env.approval, env.tests)
             params = [{"name": "environment", "value": env.name}]
-            if env.tests is not None:
-                params.append(
-                    {"name": "timeout-seconds", "value": str(env.tests.timeout_minutes * 60)}
-                )
+            tests = self.config.environment(env.name).tests
+            if tests is not None:
+                params.append({"name": "timeout-seconds", "value": str(tests.timeout_minutes * 60)})
             task: dict[str, Any] = {
                 "name": names.env_task_name(env.name),
                 "template": variant,
                 "arguments": {"parameters": params},
             }
-            deps = self.deps[env.name]
-            if deps:
-                task["depends"] = _succeeded([names.env_task_name(dep) for dep in deps])
+            if env.depends_on:
+                task["depends"] = _succeeded([names.env_task_name(dep) for dep in env.depends_on])
             env_tasks.append(task)
         templates = [
             {"name": PIPELINE_DAG, "dag": {"tasks": tasks}},
             *self.fixed_templates(),
             {"name": ENVIRONMENTS_DAG, "dag": {"tasks": env_tasks}},
             *(variants[key] for key in sorted(variants)),
-            self.deploy_template(None),
+            self.environment_template(NodeKind.DEPLOY, ENV_PARAM, SHARED_DEPLOY),
         ]
-        if any(env.approval == "manual" for env in self.envs):
+        if graph.gated:
             templates.append({"name": APPROVAL, "suspend": {}})
-        if any(env.tests for env in self.envs):
-            templates.append(self.test_template(None))
+        if graph.tested:
+            templates.append(self.environment_template(NodeKind.TEST, ENV_PARAM, SHARED_TEST))
         return templates
 
     def variant(self, name: str, gated: bool, tested: bool) -> dict[str, Any]:
+        """A DAG of one environment's gate, deploy and tests, over the shared templates."""
         env_arg = {"name": "environment", "value": ENV_PARAM}
         tasks: list[dict[str, Any]] = []
         if gated:
             tasks.append({"name": "approve", "template": APPROVAL})
         deploy: dict[str, Any] = {
-            "name": "deploy",
+            "name": SHARED_DEPLOY,
             "template": SHARED_DEPLOY,
             "arguments": {"parameters": [env_arg]},
         }
@@ -366,9 +344,9 @@ class _Renderer:
             timeout_arg = {"name": "timeout-seconds", "value": TIMEOUT_PARAM}
             tasks.append(
                 {
-                    "name": "test",
+                    "name": SHARED_TEST,
                     "template": SHARED_TEST,
-                    "depends": _succeeded(["deploy"]),
+                    "depends": _succeeded([SHARED_DEPLOY]),
                     "arguments": {"parameters": [env_arg, timeout_arg]},
                 }
             )
@@ -376,25 +354,6 @@ class _Renderer:
         return {"name": name, "inputs": {"parameters": inputs}, "dag": {"tasks": tasks}}
 
     # -- the document --------------------------------------------------------------------
-    def topology(self) -> str:
-        envs = [
-            {
-                "name": env.name,
-                "depends_on": self.deps[env.name],
-                "approval": env.approval,
-                "tests": env.tests is not None,
-                "stacks": [_literal(stack.name, "stack name") for stack in env.stacks],
-            }
-            for env in self.envs
-        ]
-        text = json.dumps({"environments": envs}, sort_keys=True, separators=(",", ":"))
-        if len(text) > _TOPOLOGY_LIMIT:
-            for entry in envs:
-                stacks = json.dumps(entry["stacks"]).encode()
-                entry["stacks"] = "sha256:" + hashlib.sha256(stacks).hexdigest()
-            text = json.dumps({"environments": envs}, sort_keys=True, separators=(",", ":"))
-        return text
-
     def render(self) -> dict[str, Any]:
         n_templates, n_tasks = self.per_environment_size()
         fits = n_templates <= MAX_TEMPLATES and n_tasks <= MAX_DAG_TASKS
@@ -407,34 +366,31 @@ class _Renderer:
             "metadata": {
                 "name": self.pipeline,
                 "namespace": self.namespace,
-                "labels": {
-                    LABEL_PIPELINE: self.pipeline,
-                    "app.kubernetes.io/managed-by": "aphex-generator",
-                },
+                "labels": {Label.PIPELINE: self.pipeline, Label.MANAGED_BY: MANAGED_BY},
                 "annotations": {
-                    ANNOTATION_LAYOUT: layout,
-                    ANNOTATION_TOPOLOGY: self.topology(),
-                    ANNOTATION_VERSION: __version__,
+                    Annotation.LAYOUT: layout,
+                    Annotation.TOPOLOGY: self.graph.topology_json(),
+                    Annotation.GENERATOR_VERSION: __version__,
                 },
             },
             "spec": {
                 "entrypoint": PIPELINE_DAG,
-                "onExit": EXIT_HANDLER,
+                "onExit": self.graph.exit_handler.name,
                 "serviceAccountName": self.settings.service_account,
                 "arguments": {
                     "parameters": [
-                        {"name": "commit-sha", "description": "Commit to build and deploy"},
+                        {"name": Param.COMMIT_SHA, "description": "Commit to build and deploy"},
                         {
-                            "name": "repo-url",
+                            "name": Param.REPO_URL,
                             "description": "Clone URL of the application repository",
                             "value": _literal(self.config.pipeline.repository, "repository"),
                         },
                     ]
                 },
                 "workflowMetadata": {
-                    "labels": {LABEL_PIPELINE: self.pipeline, LABEL_COMMIT: COMMIT},
+                    "labels": {Label.PIPELINE: self.pipeline, Label.COMMIT: COMMIT},
                 },
-                "podMetadata": {"labels": {LABEL_PIPELINE: self.pipeline}},
+                "podMetadata": {"labels": {Label.PIPELINE: self.pipeline}},
                 "activeDeadlineSeconds": timeouts.workflow,
                 "podGC": {"strategy": "OnPodSuccess"},
                 "ttlStrategy": {

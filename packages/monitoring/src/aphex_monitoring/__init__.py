@@ -4,9 +4,11 @@ Monitoring never fails or stalls a deployment: every call is bounded in time and
 failure becomes a warning on stderr.
 """
 
-__version__ = "0.1.0"
+from aphex_monitoring.version import __version__
 
+from aphex_monitoring.cli import main
 from aphex_monitoring.records import (
+    DEPLOY_STAGES,
     DeployedPointer,
     FailureInfo,
     RunRecord,
@@ -20,21 +22,30 @@ from aphex_monitoring.service import (
     record_run_start,
     record_stage,
 )
-from aphex_monitoring.settings import MonitorSettings
+from aphex_monitoring.secrets import RedactingFilter, install_redaction, redact, register_secret
+from aphex_monitoring.settings import BUCKET_ENV, NAMESPACE_ENV, MonitorSettings
 from aphex_monitoring.store import RunStore
 
 __all__ = [
+    "BUCKET_ENV",
+    "DEPLOY_STAGES",
+    "NAMESPACE_ENV",
     "Clients",
     "DeployedPointer",
     "FailureInfo",
     "MonitorSettings",
     "NotifyResult",
+    "RedactingFilter",
     "RunFacts",
     "RunRecord",
     "RunStore",
     "StageRecord",
     "__version__",
+    "install_redaction",
+    "main",
     "notify_run",
     "record_run_start",
     "record_stage",
+    "redact",
+    "register_secret",
 ]

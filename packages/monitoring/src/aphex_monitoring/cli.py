@@ -18,14 +18,14 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from aphex_monitoring import __version__
+from aphex_monitoring.version import __version__
 from aphex_monitoring.aws import make_client
 from aphex_monitoring.guard import describe_error
 from aphex_monitoring.records import StageRecord
 from aphex_monitoring.render import render_deployed, render_run, render_runs
 from aphex_monitoring.secrets import RedactingFilter, install_redaction
 from aphex_monitoring.service import RunFacts, notify_run, record_run_start, record_stage
-from aphex_monitoring.settings import MonitorSettings
+from aphex_monitoring.settings import BUCKET_ENV, MonitorSettings
 from aphex_monitoring.store import RunStore
 
 __all__ = ["build_parser", "main"]
@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "record",
         parents=[common],
         help="store one stage's result (always exits 0)",
-        description="Store one stage's result in the artifact bucket (APHEX_ARTIFACT_BUCKET).",
+        description=f"Store one stage's result in the artifact bucket (${BUCKET_ENV}).",
     )
     record.add_argument("--pipeline", required=True)
     record.add_argument(
@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--output-key", action="append", default=[], dest="output_keys", help="repeatable"
     )
-    record.add_argument("--bucket", help="default: $APHEX_ARTIFACT_BUCKET")
+    record.add_argument("--bucket", help=f"default: ${BUCKET_ENV}")
 
     start = commands.add_parser(
         "start",
@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for view in (listing, show, deployed):
         view.add_argument("--pipeline", help="only this pipeline")
-        view.add_argument("--bucket", help="default: $APHEX_ARTIFACT_BUCKET")
+        view.add_argument("--bucket", help=f"default: ${BUCKET_ENV}")
         view.add_argument("--output", choices=("text", "json"), default="text")
     return parser
 
@@ -177,7 +177,7 @@ def _run_identity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workflow-uid")
     parser.add_argument("--repository", help="repository URL (https or ssh), for GitHub statuses")
     parser.add_argument("--argo-url", help="Argo UI base URL (default: $APHEX_ARGO_URL)")
-    parser.add_argument("--bucket", help="default: $APHEX_ARTIFACT_BUCKET")
+    parser.add_argument("--bucket", help=f"default: ${BUCKET_ENV}")
 
 
 def _settings(args: argparse.Namespace) -> MonitorSettings:
@@ -248,7 +248,7 @@ def _notify(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not settings.bucket:
-        return _usage("no bucket: pass --bucket or set APHEX_ARTIFACT_BUCKET")
+        return _usage(f"no bucket: pass --bucket or set {BUCKET_ENV}")
     try:
         store = RunStore(settings.bucket, make_client("s3", settings.aws))
         if args.view == "list":

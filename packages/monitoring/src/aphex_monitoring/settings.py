@@ -9,11 +9,15 @@ from dataclasses import dataclass, field
 
 from aphex_monitoring.http import RetryPolicy
 
-__all__ = ["AwsSettings", "MonitorSettings"]
+__all__ = ["BUCKET_ENV", "NAMESPACE_ENV", "AwsSettings", "MonitorSettings"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+#: Set in every pipeline pod by the generator (the stage contract's names; a test in
+#: aphex-stages checks that they agree, since monitoring imports no other aphex package).
+BUCKET_ENV = "APHEX_ARTIFACT_BUCKET"
+NAMESPACE_ENV = "APHEX_NAMESPACE"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -68,12 +72,12 @@ class MonitorSettings:
         attempts = int(_number(env, "APHEX_MONITOR_MAX_ATTEMPTS", 3, 1))
         region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
         return cls(
-            bucket=(env.get("APHEX_ARTIFACT_BUCKET") or "").strip() or None,
+            bucket=(env.get(BUCKET_ENV) or "").strip() or None,
             sns_topic_arn=(env.get("APHEX_SNS_TOPIC_ARN") or "").strip() or None,
             github_api_url=(env.get("APHEX_GITHUB_API_URL") or "").strip()
             or DEFAULT_GITHUB_API_URL,
             argo_url=(env.get("APHEX_ARGO_URL") or "").strip() or None,
-            namespace=(env.get("APHEX_NAMESPACE") or "").strip() or None,
+            namespace=(env.get(NAMESPACE_ENV) or "").strip() or None,
             deadline_seconds=deadline,
             aws=AwsSettings(
                 connect_timeout=connect, read_timeout=read, max_attempts=attempts, region=region

@@ -1,3 +1,5 @@
 """aphex-stages: the stage runners that AphexPipeline's pods execute."""
 
-__version__ = "0.1.0"
+from aphex_stages.version import __version__
+
+__all__ = ["__version__"]

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from aphex_stages import __version__
+from aphex_stages.version import __version__
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -11,8 +11,8 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
-from aphex_generator.validate.problem import Layer, Problem, join_path
-from aphex_generator.validate.schemas import (
+from aphex_generator.problem import Layer, Problem, join_path
+from aphex_generator.validation.schemas import (
     EV,
     WF,
     inline_refs,

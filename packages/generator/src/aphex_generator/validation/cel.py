@@ -24,8 +24,8 @@ from typing import Any
 
 import celpy
 
-from aphex_generator.validate.problem import Problem, join_path
-from aphex_generator.validate.schemas import strict_crd_schema
+from aphex_generator.problem import Problem, join_path
+from aphex_generator.validation.schemas import strict_crd_schema
 
 # celpy logs every evaluation error at INFO/WARNING; keep the library quiet.
 logging.getLogger("celpy").setLevel(logging.ERROR)

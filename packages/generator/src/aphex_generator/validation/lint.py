@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from aphex_generator.validate.problem import Problem, join_path
+from aphex_generator.problem import Problem, join_path
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _EXPR_PARAM = re.compile(
