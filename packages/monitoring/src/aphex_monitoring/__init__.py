@@ -4,9 +4,7 @@ Monitoring never fails or stalls a deployment: every call is bounded in time and
 failure becomes a warning on stderr.
 """
 
-from aphex_monitoring.version import __version__
-
-from aphex_monitoring.cli import main
+from aphex_monitoring.cli import PROG, main
 from aphex_monitoring.records import (
     DEPLOY_STAGES,
     DeployedPointer,
@@ -14,6 +12,7 @@ from aphex_monitoring.records import (
     RunRecord,
     StageRecord,
 )
+from aphex_monitoring.secrets import RedactingFilter, install_redaction, redact, register_secret
 from aphex_monitoring.service import (
     Clients,
     NotifyResult,
@@ -22,14 +21,16 @@ from aphex_monitoring.service import (
     record_run_start,
     record_stage,
 )
-from aphex_monitoring.secrets import RedactingFilter, install_redaction, redact, register_secret
-from aphex_monitoring.settings import BUCKET_ENV, NAMESPACE_ENV, MonitorSettings
+from aphex_monitoring.settings import BUCKET_ENV, NAMESPACE_ENV, WORKFLOW_NAME_ENV, MonitorSettings
 from aphex_monitoring.store import RunStore
+from aphex_monitoring.version import __version__
 
 __all__ = [
     "BUCKET_ENV",
     "DEPLOY_STAGES",
     "NAMESPACE_ENV",
+    "PROG",
+    "WORKFLOW_NAME_ENV",
     "Clients",
     "DeployedPointer",
     "FailureInfo",

@@ -18,15 +18,15 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
-from aphex_monitoring.version import __version__
 from aphex_monitoring.aws import make_client
 from aphex_monitoring.guard import describe_error
 from aphex_monitoring.records import StageRecord
 from aphex_monitoring.render import render_deployed, render_run, render_runs
 from aphex_monitoring.secrets import RedactingFilter, install_redaction
 from aphex_monitoring.service import RunFacts, notify_run, record_run_start, record_stage
-from aphex_monitoring.settings import BUCKET_ENV, MonitorSettings
+from aphex_monitoring.settings import BUCKET_ENV, WORKFLOW_NAME_ENV, MonitorSettings
 from aphex_monitoring.store import RunStore
+from aphex_monitoring.version import __version__
 
 __all__ = ["build_parser", "main"]
 
@@ -105,9 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     record.add_argument("--pipeline", required=True)
     record.add_argument(
         "--workflow-name",
-        default=os.environ.get("APHEX_WORKFLOW_NAME"),
-        required=not os.environ.get("APHEX_WORKFLOW_NAME"),
-        help="Argo workflow name (default: $APHEX_WORKFLOW_NAME)",
+        default=os.environ.get(WORKFLOW_NAME_ENV),
+        required=not os.environ.get(WORKFLOW_NAME_ENV),
+        help=f"Argo workflow name (default: ${WORKFLOW_NAME_ENV})",
     )
     record.add_argument("--stage", required=True)
     record.add_argument("--environment")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from aphex_monitoring.http import RetryPolicy
 
-__all__ = ["BUCKET_ENV", "NAMESPACE_ENV", "AwsSettings", "MonitorSettings"]
+__all__ = ["BUCKET_ENV", "NAMESPACE_ENV", "WORKFLOW_NAME_ENV", "AwsSettings", "MonitorSettings"]
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +18,7 @@ DEFAULT_GITHUB_API_URL = "https://api.github.com"
 #: aphex-stages checks that they agree, since monitoring imports no other aphex package).
 BUCKET_ENV = "APHEX_ARTIFACT_BUCKET"
 NAMESPACE_ENV = "APHEX_NAMESPACE"
+WORKFLOW_NAME_ENV = "APHEX_WORKFLOW_NAME"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:

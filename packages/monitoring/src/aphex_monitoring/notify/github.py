@@ -13,11 +13,11 @@ from urllib.parse import quote
 
 import requests
 
-from aphex_monitoring.version import __version__
 from aphex_monitoring.http import RetryPolicy, send_json
 from aphex_monitoring.records import RunRecord
 from aphex_monitoring.render import format_duration
 from aphex_monitoring.secrets import read_secret
+from aphex_monitoring.version import __version__
 
 __all__ = [
     "GitHubStatusClient",
