@@ -4,8 +4,7 @@
 >>> config = load_config("aphex-config.yaml")  # doctest: +SKIP
 """
 
-from .version import __version__
-
+from .cli import main
 from .errors import ConfigError, ConfigReadError, Problem
 from .models import (
     AphexConfig,
@@ -20,6 +19,7 @@ from .models import (
 )
 from .parse import load_config, parse_config
 from .schema import json_schema, schema_text
+from .version import __version__
 
 __all__ = [
     "AphexConfig",
@@ -37,6 +37,7 @@ __all__ = [
     "__version__",
     "json_schema",
     "load_config",
+    "main",
     "parse_config",
     "schema_text",
 ]

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .version import __version__
 from .errors import ConfigError, ConfigReadError
 from .parse import load_config
 from .schema import schema_text
+from .version import __version__
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
