@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from aphex_stages.cdk import synth_counts
-from aphex_stages.deploy import base_target, session_name, synth_context
+from aphex_stages.deploy import base_target, synth_context
 from aphex_stages.stages import build, environment
 from aphex_testing import cdk as harness
 from aphex_testing.cdk import CdkMoto, sample_app_dir, venv_env
@@ -262,13 +262,6 @@ def dev_a(commits: Commits) -> tuple[StageRun, int]:
 
 
 # -- pure parts ----------------------------------------------------------------------------
-
-
-def test_session_name_carries_pipeline_and_short_sha() -> None:
-    sha = "0123456789abcdef0123456789abcdef01234567"
-    assert session_name("shop", sha) == "aphex-shop-0123456"
-    long = session_name("p" * 63, sha)
-    assert len(long) == 64 and long.startswith("aphex-ppp") and long.endswith("-0123456")
 
 
 def test_local_endpoint_selects_the_local_profile() -> None:

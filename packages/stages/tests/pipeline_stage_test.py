@@ -17,9 +17,8 @@ import pytest
 import yaml
 
 from aphex_config import AphexConfig, parse_config
-from aphex_generator import GeneratorSettings, render_workflow_template
-from aphex_generator import warm_up
-from aphex_monitoring.store import RunStore
+from aphex_generator import EnvVar, GeneratorSettings, Label, render_workflow_template, warm_up
+from aphex_monitoring import RunStore
 from aphex_stages import selfupdate
 from aphex_stages.cluster import kube
 from aphex_stages.cluster.kube import HOST_ENV, KubeCluster
@@ -27,7 +26,6 @@ from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.generator_settings import generator_settings_from_env
 from aphex_stages.inputs import StageInputs
 from aphex_stages.selfupdate import (
-    LABEL_RESTART_OF,
     TemplateUpdate,
     is_restart,
     restart_if_topology_changed,
@@ -35,7 +33,6 @@ from aphex_stages.selfupdate import (
     update_template,
 )
 from aphex_stages.stages import pipeline as pipeline_stage
-from aphex_stages.stages.pipeline import INFRA_APP_ENV
 from aphex_testing import pytest_plugin
 from aphex_testing.fake_kube import FakeKube, fake_kube_server
 from aphex_testing.gitrepos import RemoteRepo, config_yaml, make_remote, sample_files
@@ -273,7 +270,7 @@ def test_a_topology_change_restarts_exactly_once(cluster: KubeCluster, server: F
     assert caught.value.reason == f"topology changed: environment added: prod; restarted as {name}"
     (workflow,) = server.objects(WF, NS)
     assert workflow["metadata"]["name"] == name
-    assert workflow["metadata"]["labels"][LABEL_RESTART_OF] == f"demo-{SHA}"
+    assert workflow["metadata"]["labels"][Label.RESTART_OF] == f"demo-{SHA}"
     assert workflow["spec"]["workflowTemplateRef"] == {"name": "demo"}
     params = {p["name"]: p["value"] for p in workflow["spec"]["arguments"]["parameters"]}
     assert params == {"commit-sha": SHA, "repo-url": "https://github.com/acme/demo.git"}
@@ -333,12 +330,12 @@ def stage_env(
     """The pod's environment: the fake API server, the moto bucket, a work directory."""
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     monkeypatch.delenv("APHEX_CLUSTER", raising=False)
-    monkeypatch.delenv(INFRA_APP_ENV, raising=False)
-    for name in ("APHEX_NAMESPACE", "APHEX_WORKFLOW_NAME", "APHEX_PIPELINE_REGION"):
+    monkeypatch.delenv(EnvVar.INFRA_APP, raising=False)
+    for name in (EnvVar.NAMESPACE, EnvVar.WORKFLOW_NAME):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(HOST_ENV, server.url)
-    monkeypatch.setenv("APHEX_ARTIFACT_BUCKET", BUCKET)
-    monkeypatch.setenv("APHEX_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setenv(EnvVar.ARTIFACT_BUCKET, BUCKET)
+    monkeypatch.setenv(EnvVar.WORK_DIR, str(tmp_path / "work"))
     return server
 
 
@@ -374,13 +371,13 @@ def test_stage_applies_restarts_once_and_the_restart_does_not_restart(
     current = f"demo-{sha}"
     assert run(remote, sha, current) == ExitCode.SUPERSEDED == 3
     err = capsys.readouterr().err
-    assert f"{INFRA_APP_ENV} is not set: not deploying the pipeline's own CDK app" in err
+    assert f"{EnvVar.INFRA_APP} is not set: not deploying the pipeline's own CDK app" in err
     assert "topology: environment added: prod" in err
     restart = restart_name("demo", sha)
     assert f"restarted as {restart}" in err
     (workflow,) = server.objects(WF, NS)
     assert workflow["metadata"]["name"] == restart
-    assert workflow["metadata"]["labels"][LABEL_RESTART_OF] == current
+    assert workflow["metadata"]["labels"][Label.RESTART_OF] == current
     assert workflow["spec"]["workflowTemplateRef"] == {"name": "demo"}
     assert stage_status(current) == "Superseded"
     topology = server.get(WT, NS, "demo")
@@ -403,6 +400,30 @@ def test_stage_applies_restarts_once_and_the_restart_does_not_restart(
     assert "already restarted commit" in err
     assert len(server.objects(WF, NS)) == 1
     assert stage_status(restart) == "Succeeded"
+
+
+def test_a_self_update_of_an_unchanged_config_is_a_no_op(
+    stage_env: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Installed with every setting a pod sees (the region included), the pipeline stage
+    re-renders the very template it runs from, so it applies nothing."""
+    server = stage_env
+    remote = make_remote(tmp_path, app_files("dev"))
+    installed = GeneratorSettings(artifact_bucket=BUCKET, aws_region="eu-west-1")
+    template = render_workflow_template(
+        parse_config(config_yaml(environments=[env_entry("dev")])), installed
+    )
+    KubeCluster.from_environment(NS).apply_template(template, None)
+    # The pod's environment is what the template gives the pipeline-deployment container.
+    (pipeline,) = (t for t in template["spec"]["templates"] if t["name"] == "pipeline-deployment")
+    pod_env = {e["name"]: e["value"] for e in pipeline["container"]["env"]}
+    assert pod_env[EnvVar.REGION] == "eu-west-1"
+    for name, value in pod_env.items():
+        monkeypatch.setenv(name, value.replace("{{workflow.name}}", f"demo-{remote.sha}"))
+    writes = len(server.writes(WT))
+    assert run(remote, remote.sha, f"demo-{remote.sha}") == 0
+    assert len(server.writes(WT)) == writes
+    assert server.get(WT, NS, "demo") is not None
 
 
 def test_stage_with_an_invalid_config_exits_4_and_leaves_the_template(

@@ -76,13 +76,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from aphex_config.cli import main as config_main
+    from aphex_config import main as config_main
 
     return config_main(["validate", *args.files, "--output", args.output])
 
 
 def _render(args: argparse.Namespace) -> int:
-    from aphex_generator.cli import main as generator_main
+    from aphex_generator import main as generator_main
 
     if args.events:
         return generator_main(

@@ -30,7 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import AphexConfig, Environment
-from aphex_monitoring.secrets import register_secret
+from aphex_generator import EnvVar, session_name
+from aphex_monitoring import register_secret
 from aphex_stages.artifact import ArtifactLocation, download_artifact, s3_client, upload_beside
 from aphex_stages.cdk import (
     AwsTarget,
@@ -65,14 +66,13 @@ __all__ = [
     "fetch_environment",
     "outputs_name",
     "seconds_from_env",
-    "session_name",
     "synth_context",
 ]
 
 DEFAULT_DEPLOY_TIMEOUT = 30 * 60.0
-DEPLOY_TIMEOUT_ENV = "APHEX_DEPLOY_TIMEOUT_SECONDS"
+DEPLOY_TIMEOUT_ENV = EnvVar.DEPLOY_TIMEOUT_SECONDS
 SYNTH_TIMEOUT = 15 * 60.0
-LOCAL_AWS_LOG_ENV = "APHEX_LOCAL_AWS_LOG"  # the local AWS server's log, named in failures
+LOCAL_AWS_LOG_ENV = EnvVar.LOCAL_AWS_LOG  # the local AWS server's log, named in failures
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 _RESERVED_CONTEXT = ("account", "region", "environment")
 _TAIL = 20
@@ -138,13 +138,6 @@ class DeployResult:
 def outputs_name(environment: str) -> str:
     """Name of an environment's outputs beside the artifact: ``outputs/<environment>.json``."""
     return f"outputs/{environment}.json"
-
-
-def session_name(pipeline: str, commit: str) -> str:
-    """``aphex-<pipeline>-<sha7>``, the pipeline cut so that the name fits STS's 64 characters."""
-    sha = commit[:7]
-    room = 64 - len("aphex--") - len(sha)
-    return f"aphex-{pipeline[:room].rstrip('-')}-{sha}"
 
 
 def seconds_from_env(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:

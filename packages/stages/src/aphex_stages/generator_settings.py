@@ -1,7 +1,9 @@
 """The generator's settings as a pod (or a local run) sees them: environment variables only.
 
 The pipeline stage and `aphex run --local` both render the WorkflowTemplate through this
-one function, so the same config always renders the same template.
+one function, so the same config always renders the same template. Every variable the
+template writes into a pod is read back here under the same name, so a pod re-rendering
+an unchanged config gets the live template back.
 """
 
 from __future__ import annotations
@@ -9,19 +11,19 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from aphex_generator import GeneratorSettings
+from aphex_generator import EnvVar, GeneratorSettings
 
 
 def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> GeneratorSettings:
-    """Settings from `APHEX_ARTIFACT_BUCKET`, `APHEX_NAMESPACE`, `APHEX_SERVICE_ACCOUNT`,
-    `APHEX_BUILDER_IMAGE`, `APHEX_DEPLOYER_IMAGE` and `AWS_REGION`; unset ones keep defaults."""
+    """Settings from the pod's environment (`EnvVar`: the artifact bucket, namespace,
+    service account, images and `AWS_REGION`); unset ones keep their defaults."""
     env = os.environ if environ is None else environ
     defaults = GeneratorSettings()
     return GeneratorSettings(
-        artifact_bucket=env.get("APHEX_ARTIFACT_BUCKET") or defaults.artifact_bucket,
-        namespace=env.get("APHEX_NAMESPACE") or None,
-        service_account=env.get("APHEX_SERVICE_ACCOUNT") or defaults.service_account,
-        builder_image=env.get("APHEX_BUILDER_IMAGE") or None,
-        deployer_image=env.get("APHEX_DEPLOYER_IMAGE") or None,
-        aws_region=env.get("APHEX_PIPELINE_REGION") or None,
+        artifact_bucket=env.get(EnvVar.ARTIFACT_BUCKET) or defaults.artifact_bucket,
+        namespace=env.get(EnvVar.NAMESPACE) or None,
+        service_account=env.get(EnvVar.SERVICE_ACCOUNT) or defaults.service_account,
+        builder_image=env.get(EnvVar.BUILDER_IMAGE) or None,
+        deployer_image=env.get(EnvVar.DEPLOYER_IMAGE) or None,
+        aws_region=env.get(EnvVar.REGION) or None,
     )

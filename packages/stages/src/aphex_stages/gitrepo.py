@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 
 import git
 
-from aphex_monitoring.secrets import redact, register_secret
+from aphex_generator import EnvVar
+from aphex_monitoring import redact, register_secret
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.inputs import check_commit
 
@@ -47,9 +48,9 @@ __all__ = [
     "ssh_command",
 ]
 
-TOKEN_FILE_ENV = "APHEX_GIT_TOKEN_FILE"
-SSH_KEY_FILE_ENV = "APHEX_GIT_SSH_KEY_FILE"
-USERNAME_ENV = "APHEX_GIT_USERNAME"
+TOKEN_FILE_ENV = EnvVar.GIT_TOKEN_FILE
+SSH_KEY_FILE_ENV = EnvVar.GIT_SSH_KEY_FILE
+USERNAME_ENV = EnvVar.GIT_USERNAME
 _DEFAULT_USER = "x-access-token"
 
 _log = logging.getLogger(__name__)

@@ -24,35 +24,29 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from aphex_generator import INFRA_CONFIG_FILE_CONTEXT, EnvVar
 from aphex_stages.cdk import CdkRunner
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.deploy import base_target, seconds_from_env
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.infra_state import InfraState, infra_fingerprint
 from aphex_stages.logs import command_output
-
-INFRA_APP_ENV = "APHEX_INFRA_APP"
-INFRA_BIN_ENV = "APHEX_INFRA_BIN"
-INFRA_CONTEXT_ENV = "APHEX_INFRA_CONTEXT"
-CONFIG_FILE_KEY = "aphex:configFile"
+from aphex_stages.runner import pipeline_region
 
 
 def infra_context(config_file: Path, environ: Mapping[str, str]) -> dict[str, str]:
     """The app's context: the config file, plus `APHEX_INFRA_CONTEXT` pairs."""
-    context = {CONFIG_FILE_KEY: str(config_file)}
-    for pair in filter(None, (p.strip() for p in environ.get(INFRA_CONTEXT_ENV, "").split(","))):
+    context = {INFRA_CONFIG_FILE_CONTEXT: str(config_file)}
+    raw = environ.get(EnvVar.INFRA_CONTEXT, "")
+    for pair in filter(None, (p.strip() for p in raw.split(","))):
         key, separator, value = pair.partition("=")
         if not separator or not key.startswith("aphex:"):
             raise StageError(
-                ExitCode.USAGE, f"{INFRA_CONTEXT_ENV}: expected aphex:KEY=VALUE pairs, got {pair!r}"
+                ExitCode.USAGE,
+                f"{EnvVar.INFRA_CONTEXT}: expected aphex:KEY=VALUE pairs, got {pair!r}",
             )
         context[key] = value
     return context
-
-
-def pipeline_region(environ: Mapping[str, str]) -> str:
-    """The pipeline's own region: `AWS_REGION`, `AWS_DEFAULT_REGION`, else us-east-1."""
-    return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def deploy_pipeline_infra(
@@ -69,25 +63,20 @@ def deploy_pipeline_infra(
     anything was deployed; a failure is StageError(DEPLOY_FAILED).
     """
     env = os.environ if environ is None else environ
-    app = Path(env[INFRA_APP_ENV])
+    app = Path(env[EnvVar.INFRA_APP])
     if not (app / "cdk.json").is_file():
-        raise StageError(ExitCode.USAGE, f"{INFRA_APP_ENV}={app} holds no cdk.json")
+        raise StageError(ExitCode.USAGE, f"{EnvVar.INFRA_APP}={app} holds no cdk.json")
     region = pipeline_region(env)
-    extra = (
-        {"PATH": f"{env[INFRA_BIN_ENV]}{os.pathsep}{env.get('PATH', '')}"}
-        if env.get(INFRA_BIN_ENV)
-        else {}
-    )
+    app_bin = env.get(EnvVar.INFRA_BIN)
+    extra = {"PATH": f"{app_bin}{os.pathsep}{env.get('PATH', '')}"} if app_bin else {}
     runner = CdkRunner(
         target=base_target(region, env),
         on_line=command_output(log),
-        timeout=seconds_from_env("APHEX_DEPLOY_TIMEOUT_SECONDS", 1800, env),
+        timeout=seconds_from_env(EnvVar.DEPLOY_TIMEOUT_SECONDS, 1800, env),
         env=extra,
     )
     context = infra_context(config_file, env)
-    fingerprint = infra_fingerprint(
-        app, config_file, context, cli=runner.cli, app_bin=env.get(INFRA_BIN_ENV)
-    )
+    fingerprint = infra_fingerprint(app, config_file, context, cli=runner.cli, app_bin=app_bin)
     if state is not None and state.is_current(fingerprint):
         log.info(
             "pipeline infrastructure unchanged: same inputs as its last deploy (%s) and its"

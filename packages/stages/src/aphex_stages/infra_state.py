@@ -27,6 +27,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from aphex_generator import INFRA_CONFIG_FILE_CONTEXT
 from aphex_stages.cdk.cli import cli_package_version
 
 RECORD_NAME = "infra/deployed.json"
@@ -71,7 +72,7 @@ def infra_fingerprint(
     add(
         "context",
         json.dumps(
-            {k: v for k, v in context.items() if k != "aphex:configFile"}, sort_keys=True
+            {k: v for k, v in context.items() if k != INFRA_CONFIG_FILE_CONTEXT}, sort_keys=True
         ).encode(),
     )
     add("cli", _cli_version(cli).encode())

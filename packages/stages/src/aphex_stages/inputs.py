@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aphex_generator import Option
 from aphex_stages.errors import ExitCode, StageError
 
 _SHA = re.compile(r"[0-9a-f]{40}")
@@ -29,7 +30,7 @@ def check_commit(value: str) -> str:
     """Return `value` if it is a full 40-hex-digit lower-case commit SHA."""
     if not _SHA.fullmatch(value):
         raise StageError(
-            ExitCode.USAGE, f"--commit must be 40 lower-case hex digits, got {value!r}"
+            ExitCode.USAGE, f"{Option.COMMIT} must be 40 lower-case hex digits, got {value!r}"
         )
     return value
 
@@ -41,7 +42,8 @@ def check_repository(value: str) -> str:
     ):
         raise StageError(
             ExitCode.USAGE,
-            f"--repository must be an https://, ssh://, git@host:path or file:// URL, got {value!r}",
+            f"{Option.REPOSITORY} must be an https://, ssh://, git@host:path or file:// URL, "
+            f"got {value!r}",
         )
     return value
 
@@ -55,14 +57,14 @@ def check_label(option: str, value: str) -> str:
 
 def check_inputs(inputs: StageInputs) -> StageInputs:
     """Validate every identifier; raise StageError(USAGE) naming the first bad one."""
-    check_label("--pipeline", inputs.pipeline)
+    check_label(Option.PIPELINE, inputs.pipeline)
     check_commit(inputs.commit)
     check_repository(inputs.repository)
     if inputs.environment is not None:
-        check_label("--environment", inputs.environment)
+        check_label(Option.ENVIRONMENT, inputs.environment)
     if inputs.workflow_name is not None and not _WORKFLOW.fullmatch(inputs.workflow_name):
         raise StageError(
             ExitCode.USAGE,
-            f"--workflow-name must be a Kubernetes name, got {inputs.workflow_name!r}",
+            f"{Option.WORKFLOW_NAME} must be a Kubernetes name, got {inputs.workflow_name!r}",
         )
     return inputs

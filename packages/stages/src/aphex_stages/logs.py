@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Literal, TextIO
 
-from aphex_monitoring.secrets import RedactingFilter, install_redaction
+from aphex_monitoring import RedactingFilter, install_redaction
 
 LogFormat = Literal["text", "json"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from aphex_monitoring.secrets import redact
+from aphex_monitoring import redact
 
 __all__ = [
     "DEFAULT_TAIL_LINES",

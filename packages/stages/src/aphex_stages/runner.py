@@ -18,15 +18,25 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aphex_generator import EnvVar, Option, StageSpec
 from aphex_monitoring import StageRecord, record_stage
 from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.inputs import StageInputs, check_inputs
 from aphex_stages.logs import configure_logging
+
+DEFAULT_REGION = "us-east-1"
+
+
+def pipeline_region(environ: Mapping[str, str] | None = None) -> str:
+    """The pipeline's own region: `AWS_REGION` (the template sets it), `AWS_DEFAULT_REGION`,
+    else us-east-1."""
+    env = os.environ if environ is None else environ
+    return env.get(EnvVar.REGION) or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
 
 
 @dataclass(frozen=True)
@@ -39,11 +49,11 @@ class StageSettings:
 
     @classmethod
     def from_env(cls) -> StageSettings:
-        """Read `APHEX_ARTIFACT_BUCKET`, `APHEX_NAMESPACE` and `APHEX_WORK_DIR`."""
-        work = os.environ.get("APHEX_WORK_DIR") or tempfile.mkdtemp(prefix="aphex-")
+        """Read the artifact bucket, namespace and work folder (see `EnvVar`)."""
+        work = os.environ.get(EnvVar.WORK_DIR) or tempfile.mkdtemp(prefix="aphex-")
         return cls(
-            artifact_bucket=os.environ.get("APHEX_ARTIFACT_BUCKET") or None,
-            namespace=os.environ.get("APHEX_NAMESPACE") or "argo",
+            artifact_bucket=os.environ.get(EnvVar.ARTIFACT_BUCKET) or None,
+            namespace=os.environ.get(EnvVar.NAMESPACE) or "argo",
             work_dir=Path(work),
         )
 
@@ -52,7 +62,7 @@ class StageSettings:
         if not self.artifact_bucket:
             raise StageError(
                 ExitCode.USAGE,
-                "APHEX_ARTIFACT_BUCKET is not set; the template sets it for every pod",
+                f"{EnvVar.ARTIFACT_BUCKET} is not set; the template sets it for every pod",
             )
         return self.artifact_bucket
 
@@ -73,13 +83,23 @@ StageWork = Callable[[StageContext], None]
 
 @dataclass(frozen=True)
 class Stage:
-    """A stage: its name, its options and its work."""
+    """A stage: its contract entry (name, console script, whether it takes an
+    environment), its description, its own options and its work."""
 
-    name: str
+    spec: StageSpec
     description: str
     work: StageWork
-    needs_environment: bool = False
     add_options: Callable[[argparse.ArgumentParser], None] | None = None
+
+    @property
+    def name(self) -> str:
+        """The stage's name in logs and run records."""
+        return self.spec.name
+
+    @property
+    def needs_environment(self) -> bool:
+        """Whether the stage runs for one environment (``--environment``)."""
+        return self.spec.takes_environment
 
     def main(self, argv: Sequence[str] | None = None) -> int:
         """Console-script entry point: run the stage and return its exit code."""
@@ -89,22 +109,22 @@ class Stage:
 def build_parser(stage: Stage) -> argparse.ArgumentParser:
     """The argument parser shared by every stage, plus the stage's own options."""
     parser = argparse.ArgumentParser(
-        prog=f"aphex-stage-{stage.name}",
+        prog=stage.spec.script,
         description=stage.description,
         epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 superseded, "
         "4-13 stage failures (see aphex_stages.errors.ExitCode), 130 interrupted.",
     )
-    parser.add_argument("--pipeline", required=True, help="pipeline name (DNS label)")
-    parser.add_argument("--commit", required=True, help="full 40-hex-digit commit SHA")
-    parser.add_argument("--repository", required=True, help="https, ssh or file git URL")
+    parser.add_argument(Option.PIPELINE, required=True, help="pipeline name (DNS label)")
+    parser.add_argument(Option.COMMIT, required=True, help="full 40-hex-digit commit SHA")
+    parser.add_argument(Option.REPOSITORY, required=True, help="https, ssh or file git URL")
     if stage.needs_environment:
-        parser.add_argument("--environment", required=True, help="environment name")
+        parser.add_argument(Option.ENVIRONMENT, required=True, help="environment name")
     parser.add_argument(
-        "--workflow-name",
-        default=os.environ.get("APHEX_WORKFLOW_NAME") or None,
-        help="the Argo workflow this stage runs in (default: $APHEX_WORKFLOW_NAME)",
+        Option.WORKFLOW_NAME,
+        default=os.environ.get(EnvVar.WORKFLOW_NAME) or None,
+        help=f"the Argo workflow this stage runs in (default: ${EnvVar.WORKFLOW_NAME})",
     )
-    parser.add_argument("--log-format", choices=("text", "json"), default="text")
+    parser.add_argument(Option.LOG_FORMAT, choices=("text", "json"), default="text")
     if stage.add_options is not None:
         stage.add_options(parser)
     return parser

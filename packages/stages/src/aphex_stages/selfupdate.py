@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aphex_config import AphexConfig
-from aphex_generator import GeneratorSettings, diff_topology, render_workflow_template, validate
-from aphex_generator.names import dns_name
+from aphex_generator import (
+    GeneratorSettings,
+    Label,
+    Param,
+    diff_topology,
+    dns_name,
+    render_workflow_template,
+    validate,
+)
 from aphex_stages.cluster.base import (
     Cluster,
     ClusterConflict,
@@ -31,9 +38,6 @@ from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.inputs import StageInputs
 
 __all__ = [
-    "LABEL_COMMIT",
-    "LABEL_PIPELINE",
-    "LABEL_RESTART_OF",
     "RESTART_SUFFIX",
     "TemplateUpdate",
     "is_restart",
@@ -42,9 +46,6 @@ __all__ = [
     "update_template",
 ]
 
-LABEL_PIPELINE = "aphex.io/pipeline"
-LABEL_COMMIT = "aphex.io/commit"
-LABEL_RESTART_OF = "aphex.io/restart-of"
 RESTART_SUFFIX = "-r1"
 _SHORT_SHA = 12
 #: Attempts of read, dry run and apply when another writer keeps changing the template.
@@ -207,11 +208,11 @@ def restart_if_topology_changed(
         return
     name = restart_name(inputs.pipeline, inputs.commit)
     labels = {
-        LABEL_PIPELINE: inputs.pipeline,
-        LABEL_COMMIT: inputs.commit,
-        LABEL_RESTART_OF: current,
+        Label.PIPELINE: inputs.pipeline,
+        Label.COMMIT: inputs.commit,
+        Label.RESTART_OF: current,
     }
-    parameters = {"commit-sha": inputs.commit, "repo-url": inputs.repository}
+    parameters = {Param.COMMIT_SHA: inputs.commit, Param.REPO_URL: inputs.repository}
     try:
         created = cluster.submit_workflow(name, template_name, parameters, labels)
     except ClusterError as error:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from aphex_config import TestSettings
+from aphex_generator import EnvVar
 from aphex_stages.artifact import read_beside, s3_client, upload_beside
 from aphex_stages.cdk import output_env_vars, read_outputs_file
 from aphex_stages.cdk.aws import apply_environ
@@ -53,8 +54,8 @@ __all__ = [
     "run_environment_tests",
 ]
 
-TEST_TIMEOUT_ENV = "APHEX_TEST_TIMEOUT_SECONDS"
-REPORTS_DIR_ENV = "APHEX_TEST_REPORTS_DIR"
+TEST_TIMEOUT_ENV = EnvVar.TEST_TIMEOUT_SECONDS
+REPORTS_DIR_ENV = EnvVar.TEST_REPORTS_DIR
 _JUNIT_PREFIX = "junit"
 _SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "__pycache__"})
 

@@ -8,15 +8,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aphex_config import AphexConfig, ConfigError, parse_config
+from aphex_generator import CONFIG_FILE
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.runner import StageContext
 
 if TYPE_CHECKING:  # GitPython is imported only by the stages that check out (clone_commit)
     from aphex_stages.gitrepo import Checkout
 
-__all__ = ["CONFIG_FILE", "Workspace", "checkout_source", "load_workspace_config", "open_workspace"]
-
-CONFIG_FILE = "aphex-config.yaml"
+__all__ = ["Workspace", "checkout_source", "load_workspace_config", "open_workspace"]
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from aphex_generator import EnvVar
 from aphex_stages.cdk.errors import CdkCliNotFoundError
 
 __all__ = ["CDK_CLI_ENV", "cli_package_version", "find_cdk_cli"]
 
-CDK_CLI_ENV = "APHEX_CDK_CLI"
+CDK_CLI_ENV = EnvVar.CDK_CLI
 _RELATIVE = Path("node_modules") / ".bin" / "cdk"
 
 

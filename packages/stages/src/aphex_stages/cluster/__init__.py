@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from aphex_generator import EnvVar
 from aphex_stages.cluster.base import (
     Cluster,
     ClusterConflict,
@@ -28,7 +29,7 @@ LOCAL_PREFIX = "local:"
 def cluster_from_env(namespace: str) -> Cluster:
     """`APHEX_CLUSTER=local:<dir>` selects the local cluster; otherwise Kubernetes
     (in-cluster config, else the kubeconfig)."""
-    target = os.environ.get("APHEX_CLUSTER", "")
+    target = os.environ.get(EnvVar.CLUSTER, "")
     if target.startswith(LOCAL_PREFIX):
         from aphex_stages.cluster.local import LocalCluster
 

@@ -21,6 +21,7 @@ from kubernetes import config as kube_config
 from kubernetes.client import ApiClient, Configuration, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
+from aphex_generator import EnvVar
 from aphex_stages.cluster.base import ClusterConflict, ClusterError, ClusterRejected, LiveTemplate
 
 __all__ = ["HOST_ENV", "KubeCluster"]
@@ -31,7 +32,7 @@ API_VERSION = f"{GROUP}/{VERSION}"
 TEMPLATES = "workflowtemplates"
 WORKFLOWS = "workflows"
 #: Overrides the API server address (tests, port-forwards); no credentials are added.
-HOST_ENV = "APHEX_KUBE_HOST"
+HOST_ENV = EnvVar.KUBE_HOST
 #: (connect, read) seconds for every request.
 TIMEOUT = (5.0, 30.0)
 #: Sleeps between attempts after a connection error or a 429/5xx "try again" answer.

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from aphex_generator import EnvVar
 from aphex_stages.errors import ExitCode
 from aphex_stages.local.commands import (
     LAUNCH_PATH,
@@ -150,7 +151,7 @@ class LocalWorkflow:
             {
                 "workflow.name": workflow_name,
                 "workflow.uid": str(uuid.uuid5(uuid.NAMESPACE_URL, workflow_name)),
-                "workflow.namespace": base_env.get("APHEX_NAMESPACE", "argo"),
+                "workflow.namespace": base_env.get(EnvVar.NAMESPACE, "argo"),
             }
         )
         self.states = {t.name: TaskState(t.name, t.template) for t in plan.tasks}

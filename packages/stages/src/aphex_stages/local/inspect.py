@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from aphex_config import ConfigError
+from aphex_generator import EnvVar
 from aphex_stages.cluster.local import LocalCluster
 from aphex_stages.generator_settings import generator_settings_from_env
 from aphex_stages.local.session import (
@@ -33,7 +34,7 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
     if live is None:
         return [f"no live template yet: `aphex run --local` installs {config.pipeline.name}"], 0
     settings = generator_settings_from_env(
-        {"APHEX_ARTIFACT_BUCKET": LOCAL_BUCKET, "APHEX_NAMESPACE": config.pipeline.namespace}
+        {EnvVar.ARTIFACT_BUCKET: LOCAL_BUCKET, EnvVar.NAMESPACE: config.pipeline.namespace}
     )
     new = render_workflow_template(config, settings)
     return diff_topology(live.doc, new).render_lines(), 0
@@ -41,7 +42,7 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
 
 def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
     """Answer `aphex runs` from the records kept in `.aphex/local/records/`."""
-    from aphex_monitoring.cli import main as monitor_main
+    from aphex_monitoring import main as monitor_main
     from aphex_stages.local.aws import local_aws
     from aphex_stages.local.records import restore_records
 
@@ -59,6 +60,6 @@ def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restore_records(s3, LOCAL_BUCKET, paths.records)
         os.environ.update(aws.environ())
-        os.environ["APHEX_ARTIFACT_BUCKET"] = LOCAL_BUCKET
+        os.environ[EnvVar.ARTIFACT_BUCKET] = LOCAL_BUCKET
         argv = ["runs", view, *([workflow] if workflow else []), "--output", output]
         return monitor_main(argv)

@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aphex_config import AphexConfig, ConfigError, parse_config
+from aphex_generator import CONFIG_FILE, EnvVar, Label, Param
 from aphex_stages.cdk import find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.local import LocalCluster
 from aphex_stages.generator_settings import generator_settings_from_env
-from aphex_stages.infra_deploy import INFRA_APP_ENV, INFRA_BIN_ENV, INFRA_CONTEXT_ENV
 from aphex_stages.local.aws import LocalAwsEndpoint, local_aws
 from aphex_stages.local.bootstrap import bootstrap_local
 from aphex_stages.local.executor import LocalWorkflow, RunResult
@@ -37,7 +37,6 @@ from aphex_stages.local.warm import WarmLauncher, warm_enabled
 from aphex_stages.local.workflow import TemplateNotRunnable, plan_from_template
 
 LOCAL_BUCKET = "aphex-local-artifacts"
-CONFIG_FILE = "aphex-config.yaml"
 
 
 class LocalRunError(Exception):
@@ -147,19 +146,19 @@ class LocalRun:
         env.update(aws.environ())
         env.update(
             {
-                "APHEX_ARTIFACT_BUCKET": LOCAL_BUCKET,
-                "APHEX_NAMESPACE": self.config.pipeline.namespace,
-                "APHEX_CLUSTER": f"local:{self.paths.cluster}",
-                "APHEX_CDK_CLI": str(cdk_cli),
-                "APHEX_LOCAL_AWS_LOG": str(aws.log_path or ""),
+                EnvVar.ARTIFACT_BUCKET: LOCAL_BUCKET,
+                EnvVar.NAMESPACE: self.config.pipeline.namespace,
+                EnvVar.CLUSTER: f"local:{self.paths.cluster}",
+                EnvVar.CDK_CLI: str(cdk_cli),
+                EnvVar.LOCAL_AWS_LOG: str(aws.log_path or ""),
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        if os.environ.get(INFRA_APP_ENV):
+        if os.environ.get(EnvVar.INFRA_APP):
             # The pipeline stage deploys what moto can hold of the pipeline's own stacks.
-            env[INFRA_APP_ENV] = os.environ[INFRA_APP_ENV]
-            env[INFRA_BIN_ENV] = os.environ.get(INFRA_BIN_ENV, "")
-            env[INFRA_CONTEXT_ENV] = "aphex:stacks=artifacts"
+            env[EnvVar.INFRA_APP] = os.environ[EnvVar.INFRA_APP]
+            env[EnvVar.INFRA_BIN] = os.environ.get(EnvVar.INFRA_BIN, "")
+            env[EnvVar.INFRA_CONTEXT] = "aphex:stacks=artifacts"
         return env
 
     def _install(self, aws: LocalAwsEndpoint, env: dict[str, str], cdk_cli: Path) -> None:
@@ -170,7 +169,7 @@ class LocalRun:
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         pairs = [(e.account, e.region) for e in self.config.environments]
-        if INFRA_APP_ENV in env:  # the pipeline's own account, where its stacks go
+        if EnvVar.INFRA_APP in env:  # the pipeline's own account, where its stacks go
             pairs.append((aws.client("sts").get_caller_identity()["Account"], aws.region))
         self.say(f"  bootstrapping the CDK in {len(set(pairs))} account/region pair(s) ...")
         try:
@@ -216,7 +215,7 @@ class LocalRun:
             parameters=record["parameters"],
             run_dir=self.paths.runs / name,
             lock_dir=self.paths.locks,
-            base_env={**env, "APHEX_WORKFLOW_NAME": name},
+            base_env={**env, EnvVar.WORKFLOW_NAME: name},
             parallelism=self.options.parallelism,
             approver=_approver(self.options.approve, self.progress, self.out),
             reporter=self.progress.update,
@@ -241,7 +240,7 @@ class LocalRun:
         return [
             w["name"]
             for w in self.cluster.pending_workflows()
-            if w["parameters"].get("commit-sha") == self.sha and w["name"] not in done
+            if w["parameters"].get(Param.COMMIT_SHA) == self.sha and w["name"] not in done
         ]
 
     def run(self) -> int:
@@ -259,8 +258,8 @@ class LocalRun:
             self.cluster.submit_workflow(
                 first,
                 self.pipeline,
-                {"commit-sha": self.sha, "repo-url": self.repo.as_uri()},
-                {"aphex.io/pipeline": self.pipeline, "aphex.io/commit": self.sha},
+                {Param.COMMIT_SHA: self.sha, Param.REPO_URL: self.repo.as_uri()},
+                {Label.PIPELINE: self.pipeline, Label.COMMIT: self.sha},
             )
             results: list[RunResult] = []
             queue = [first]

@@ -9,7 +9,7 @@ environment, working folder and log file as its stdout and stderr; only the impo
 shared. Set ``APHEX_LOCAL_WARM=0`` to start every stage as a cold process instead.
 
     launcher = WarmLauncher()
-    process = launcher.start("aphex-stage-build", ["--commit", sha], env=env, cwd=run_dir,
+    process = launcher.start(BUILD.script, ["--commit", sha], env=env, cwd=run_dir,
                              log_path=run_dir / "build.log")
     code = process.wait(timeout=600)    # subprocess.TimeoutExpired, as with Popen
 """
@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from aphex_generator import STAGES
 from aphex_stages.entrypoints import CONSOLE_SCRIPTS
 from aphex_stages.local.commands import import_path
 
@@ -34,13 +35,7 @@ WARM_ENV = "APHEX_LOCAL_WARM"
 #: What the fork server imports once: the modules behind the stages' console scripts, and
 #: botocore's data files parsed once (:mod:`aphex_stages.local.warm_botocore`).
 PRELOAD = [
-    *sorted(
-        {
-            CONSOLE_SCRIPTS[name].partition(":")[0]
-            for name in CONSOLE_SCRIPTS
-            if name.startswith("aphex-stage-") or name == "aphex-monitor"
-        }
-    ),
+    *sorted({stage.module for stage in STAGES}),
     "aphex_stages.local.warm_botocore",
 ]
 

@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aphex_config import Command
+from aphex_generator import BUILD, CONFIG_FILE
 from aphex_stages.artifact import check_bucket, package_artifact, s3_client, upload_artifact
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.logs import command_output
 from aphex_stages.process import describe_command, describe_exit, run_command
 from aphex_stages.runner import Stage, StageContext
-from aphex_stages.workspace import CONFIG_FILE, open_workspace
+from aphex_stages.workspace import open_workspace
 
 __all__ = ["main", "run_build_commands", "stage"]
 
@@ -127,7 +128,7 @@ def _work(context: StageContext) -> None:
 
 
 stage = Stage(
-    name="build",
+    spec=BUILD,
     description="Check out the commit, run its build commands and upload the artifact to S3.",
     work=_work,
     add_options=_add_options,

@@ -6,6 +6,7 @@ the stage skeleton (options, logs, exit codes, the stage record's output keys).
 
 from __future__ import annotations
 
+from aphex_generator import ENVIRONMENT
 from aphex_stages.deploy import EnvironmentJob, deploy_environment
 from aphex_stages.logs import command_output
 from aphex_stages.runner import Stage, StageContext
@@ -32,9 +33,8 @@ def _work(context: StageContext) -> None:
 
 
 stage = Stage(
-    name="environment",
+    spec=ENVIRONMENT,
     description="Deploy an environment's CDK stacks, in order, from the commit's artifact.",
     work=_work,
-    needs_environment=True,
 )
 main = stage.main

@@ -1,7 +1,7 @@
 """``aphex-stage-pipeline``: the pipeline updates itself from the commit it runs.
 
 1. checks out exactly the commit and loads its ``aphex-config.yaml``;
-2. deploys the pipeline's own CDK app when ``APHEX_INFRA_APP`` is set (skipped otherwise),
+2. deploys the pipeline's own CDK app when ``APHEX_INFRA_APP`` (``EnvVar.INFRA_APP``) is set (skipped otherwise),
    without even synthesizing it when its inputs are those of its last deploy;
 3. regenerates the WorkflowTemplate from the config, with every other setting taken from
    the pod's environment variables (never from the commit), validates it, has the cluster
@@ -18,25 +18,23 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from aphex_generator import CONFIG_FILE, PIPELINE, EnvVar
 from aphex_stages.cluster import ClusterError, cluster_from_env
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.generator_settings import generator_settings_from_env
-from aphex_stages.runner import Stage, StageContext
+from aphex_stages.runner import Stage, StageContext, pipeline_region
 from aphex_stages.selfupdate import restart_if_topology_changed, update_template
-from aphex_stages.workspace import CONFIG_FILE, open_workspace
+from aphex_stages.workspace import open_workspace
 
-__all__ = ["INFRA_APP_ENV", "main", "stage"]
-
-#: Set (by the installation) when the pipeline's own CDK app is to be deployed by this stage.
-INFRA_APP_ENV = "APHEX_INFRA_APP"
+__all__ = ["main", "stage"]
 
 
 def _deploy_infra(config_file: Path, context: StageContext) -> None:
     log = context.log
-    if not os.environ.get(INFRA_APP_ENV):
-        log.info("%s is not set: not deploying the pipeline's own CDK app", INFRA_APP_ENV)
+    if not os.environ.get(EnvVar.INFRA_APP):
+        log.info("%s is not set: not deploying the pipeline's own CDK app", EnvVar.INFRA_APP)
         return
-    from aphex_stages.infra_deploy import deploy_pipeline_infra, pipeline_region
+    from aphex_stages.infra_deploy import deploy_pipeline_infra
     from aphex_stages.infra_state import InfraState
 
     bucket = context.settings.require_bucket()
@@ -68,7 +66,7 @@ def _work(context: StageContext) -> None:
 
 
 stage = Stage(
-    name="pipeline",
+    spec=PIPELINE,
     description="Deploy the pipeline's own infrastructure, regenerate and apply its "
     "WorkflowTemplate, and restart the run when the topology changed.",
     work=_work,

@@ -6,6 +6,7 @@ into the stage skeleton.
 
 from __future__ import annotations
 
+from aphex_generator import TEST
 from aphex_stages.deploy import EnvironmentJob
 from aphex_stages.logs import command_output
 from aphex_stages.runner import Stage, StageContext
@@ -26,9 +27,8 @@ def _work(context: StageContext) -> None:
 
 
 stage = Stage(
-    name="test",
+    spec=TEST,
     description="Run an environment's post-deployment test commands with its stack outputs.",
     work=_work,
-    needs_environment=True,
 )
 main = stage.main

@@ -33,13 +33,14 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from aphex_config import AphexConfig, Command
+from aphex_generator import VALIDATION, session_name
 from aphex_monitoring import RunFacts, record_run_start
 from aphex_stages.artifact import check_bucket, s3_client
 from aphex_stages.cdk import CDK_ENV, CdkCliNotFoundError, find_cdk_cli
 from aphex_stages.cdk.cli import cli_package_version
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.process import describe_command, run_command
-from aphex_stages.runner import Stage, StageContext
+from aphex_stages.runner import Stage, StageContext, pipeline_region
 from aphex_stages.workspace import checkout_source, load_workspace_config
 
 __all__ = [
@@ -307,13 +308,9 @@ def _sts(region: str, credentials: Mapping[str, str] | None = None) -> Any:
     return session.client("sts", region_name=region, config=config)
 
 
-def _session_name(pipeline: str, commit: str) -> str:
-    return f"aphex-{pipeline}-{commit[:12]}"[:64]
-
-
 def check_aws(config: AphexConfig, *, pipeline: str, commit: str, log: Any) -> list[str]:
     """Problems with the credentials and with assuming each environment's deploy role."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = pipeline_region()
     try:
         identity = _sts(region).get_caller_identity()
     except (BotoCoreError, ClientError) as error:
@@ -323,7 +320,7 @@ def check_aws(config: AphexConfig, *, pipeline: str, commit: str, log: Any) -> l
         ]
     log.info("AWS identity %s (account %s)", identity.get("Arn"), identity.get("Account"))
     problems: list[str] = []
-    session = _session_name(pipeline, commit)
+    session = session_name(pipeline, commit)
     for env in config.environments:
         role = env.effective_role_arn
         try:
@@ -427,7 +424,7 @@ def _work(context: StageContext) -> None:
 
 
 stage = Stage(
-    name="validation",
+    spec=VALIDATION,
     description="Check credentials, deploy roles, CDK files and build tools for the commit.",
     work=_work,
 )
