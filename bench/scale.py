@@ -293,9 +293,8 @@ def config_worker(size: int, runs: int) -> dict[str, Any]:
 
 def generator_worker(size: int, runs: int) -> dict[str, Any]:
     """Time and measure render + validate of a ``size``-environment pipeline."""
-    from aphex_generator import GeneratorSettings, render_workflow_template, validate
-    from aphex_generator.validation import warm_up
-    from aphex_generator.validation.cel import clear_memo
+    from aphex_generator import GeneratorSettings, render_workflow_template, validate, warm_up
+    from aphex_generator.validation.cel import clear_memo  # a private hook: no cache between runs
 
     if size > CONTRACT_LIMIT:
         lift_environment_limit(size)

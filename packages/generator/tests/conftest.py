@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 from generator_cases import SETTINGS, sample
 
-from aphex_generator import render_workflow_template
-from aphex_generator import warm_up
+from aphex_generator import render_workflow_template, warm_up
 
 
 @pytest.fixture(scope="session", autouse=True)

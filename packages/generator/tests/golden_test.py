@@ -7,8 +7,13 @@ import os
 import pytest
 from generator_cases import GOLDEN, SETTINGS, sample
 
-from aphex_generator import dump_yaml, dump_yaml_all, render_events, render_workflow_template
-from aphex_generator import validate
+from aphex_generator import (
+    dump_yaml,
+    dump_yaml_all,
+    render_events,
+    render_workflow_template,
+    validate,
+)
 
 UPDATE = os.environ.get("APHEX_UPDATE_GOLDEN") == "1"
 

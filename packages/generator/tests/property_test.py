@@ -9,8 +9,7 @@ from generator_cases import SETTINGS, config_from, deployed_environments
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aphex_generator import dump_yaml, render_events, render_workflow_template, validate
-from aphex_generator import Annotation
+from aphex_generator import Annotation, dump_yaml, render_events, render_workflow_template, validate
 
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,6}(-[a-z0-9]{1,5})?", fullmatch=True)
 

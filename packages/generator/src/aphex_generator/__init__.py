@@ -4,22 +4,23 @@ Public API (everything in ``__all__``; other modules are private)::
 
     render_workflow_template(config, settings) -> dict
     render_events(config, settings) -> list[dict]
-    validate(doc) -> list[Problem]            # loads the validators on first use
+    validate(doc) -> list[Problem]
     PipelineGraph.from_config(config)         # the topology every view derives from
     diff_topology(old, new) -> TopologyDiff
     dump_yaml(doc) -> str
     GeneratorSettings, SecretRef, SettingsError
     the stage contract: STAGES, StageSpec, EnvVar, Label, Param, Option, ...
 
-Importing the package is cheap: the validators (jsonschema, CEL and the pinned Argo
-schemas) load only when :func:`validate` is first called, so an image that only needs the
-stage contract does not carry them.
+Importing the package loads only the stage contract (standard library only); every other
+name loads on first use. So the builder image and the pipeline's own CDK app, which need
+only the contract, carry neither the renderer nor the validators (jsonschema, CEL and the
+pinned Argo schemas). Code that uses the other names depends on the target ``:api``.
 """
 
 from __future__ import annotations
 
-from types import ModuleType
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from aphex_generator.contract import (
     BUILD,
@@ -44,57 +45,85 @@ from aphex_generator.contract import (
     stage_by_name,
     stages_of_image,
 )
-from aphex_generator.diff import diff_topology
-from aphex_generator.dump import dump_yaml, dump_yaml_all
-from aphex_generator.events import render_events
-from aphex_generator.graph import (
-    EnvironmentNodes,
-    EnvironmentTopology,
-    Node,
-    NodeKind,
-    PipelineGraph,
-    TopologyDiff,
-)
-from aphex_generator.names import dns_name
-from aphex_generator.problem import Problem
-from aphex_generator.settings import GeneratorSettings, SecretRef, SettingsError
 from aphex_generator.version import __version__
-from aphex_generator.workflow import render_workflow_template
+
+if TYPE_CHECKING:  # the names below load on first use (see the module docstring)
+    # isort: off
+    from aphex_generator.cli import main  # pants: no-infer-dep
+    from aphex_generator.diff import diff_topology  # pants: no-infer-dep
+    from aphex_generator.dump import dump_yaml, dump_yaml_all  # pants: no-infer-dep
+    from aphex_generator.events import render_events  # pants: no-infer-dep
+    from aphex_generator.graph import EnvironmentNodes, EnvironmentTopology  # pants: no-infer-dep
+    from aphex_generator.graph import Node, NodeKind, PipelineGraph  # pants: no-infer-dep
+    from aphex_generator.graph import TopologyDiff  # pants: no-infer-dep
+    from aphex_generator.names import dns_name  # pants: no-infer-dep
+    from aphex_generator.problem import Problem  # pants: no-infer-dep
+    from aphex_generator.settings import GeneratorSettings  # pants: no-infer-dep
+    from aphex_generator.settings import SecretRef, SettingsError  # pants: no-infer-dep
+    from aphex_generator.validation import validate, warm_up  # pants: no-infer-dep
+    from aphex_generator.validation.schemas import strict_crd_schema  # pants: no-infer-dep
+    from aphex_generator.workflow import render_workflow_template  # pants: no-infer-dep
+    # isort: on
+
+#: Each lazily loaded public name and the module that defines it.
+_LAZY: dict[str, str] = {
+    "main": "cli",
+    "diff_topology": "diff",
+    "dump_yaml": "dump",
+    "dump_yaml_all": "dump",
+    "render_events": "events",
+    "EnvironmentNodes": "graph",
+    "EnvironmentTopology": "graph",
+    "Node": "graph",
+    "NodeKind": "graph",
+    "PipelineGraph": "graph",
+    "TopologyDiff": "graph",
+    "dns_name": "names",
+    "Problem": "problem",
+    "GeneratorSettings": "settings",
+    "SecretRef": "settings",
+    "SettingsError": "settings",
+    "validate": "validation",
+    "warm_up": "validation",
+    "strict_crd_schema": "validation.schemas",
+    "render_workflow_template": "workflow",
+}
 
 __all__ = [
+    "Annotation",
     "BUILD",
     "CONFIG_FILE",
     "ENVIRONMENT",
-    "INFRA_CONFIG_FILE_CONTEXT",
-    "NOTIFY",
-    "PIPELINE",
-    "STAGES",
-    "TEMPLATE_ENV",
-    "TEST",
-    "VALIDATION",
-    "Annotation",
     "EnvVar",
     "EnvironmentNodes",
     "EnvironmentTopology",
     "GeneratorSettings",
+    "INFRA_CONFIG_FILE_CONTEXT",
     "ImageKind",
     "Label",
+    "NOTIFY",
     "Node",
     "NodeKind",
     "Option",
+    "PIPELINE",
     "Param",
     "PipelineGraph",
     "Problem",
+    "STAGES",
     "SecretRef",
     "SettingsError",
     "StageSpec",
+    "TEMPLATE_ENV",
+    "TEST",
     "TopologyDiff",
+    "VALIDATION",
     "__version__",
     "console_scripts",
     "diff_topology",
     "dns_name",
     "dump_yaml",
     "dump_yaml_all",
+    "main",
     "render_events",
     "render_workflow_template",
     "session_name",
@@ -106,32 +135,15 @@ __all__ = [
 ]
 
 
-def _validation() -> ModuleType:
-    """The validators, imported on first use (see the module docstring)."""
-    import aphex_generator.validation as module  # pants: no-infer-dep
-
-    return module
-
-
-def validate(doc: Any) -> list[Problem]:
-    """Validate one Argo Workflows or Argo Events manifest offline, every layer.
-
-    Workflow kinds: the strict Argo JSON schema, the strict full WorkflowTemplate CRD and
-    its CEL rules, then a semantic lint; Events kinds: the strict Events schema.
-    An empty list means valid.
-    """
-    result: list[Problem] = _validation().validate(doc)
-    return result
+def __getattr__(name: str) -> Any:
+    """Load a public name on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aphex_generator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"aphex_generator.{module}"), name)
+    globals()[name] = value
+    return value
 
 
-def warm_up() -> None:
-    """Compile every validator now (otherwise done on first use)."""
-    _validation().warm_up()
-
-
-def strict_crd_schema() -> dict[str, Any]:
-    """The pinned full WorkflowTemplate CRD schema, made strict (no unknown fields)."""
-    import aphex_generator.validation.schemas as schemas  # pants: no-infer-dep
-
-    result: dict[str, Any] = schemas.strict_crd_schema()
-    return result
+def __dir__() -> list[str]:
+    return sorted(__all__)

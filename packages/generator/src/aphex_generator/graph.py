@@ -212,7 +212,9 @@ class PipelineGraph:
             gate = Node(names.approve_name(name), NodeKind.APPROVAL, name, after)
             after = (gate.name,)
         deploy = Node(names.deploy_name(name), NodeKind.DEPLOY, name, after)
-        test = Node(names.test_name(name), NodeKind.TEST, name, (deploy.name,)) if env.tests else None
+        test = (
+            Node(names.test_name(name), NodeKind.TEST, name, (deploy.name,)) if env.tests else None
+        )
         return EnvironmentNodes(gate, deploy, test)
 
     @property

@@ -14,8 +14,8 @@ from aphex_generator import names
 from aphex_generator.contract import (
     ENVIRONMENT,
     NOTIFY,
-    TEST,
     TEMPLATE_ENV,
+    TEST,
     Annotation,
     EnvVar,
     Label,
@@ -295,8 +295,10 @@ class _Renderer:
         env_tasks: list[dict[str, Any]] = []
         variants: dict[str, dict[str, Any]] = {}
         for env in graph.environments:
-            variant = "environment" + ("-gated" if env.approval else "") + (
-                "-tested" if env.tests else ""
+            variant = (
+                "environment"
+                + ("-gated" if env.approval else "")
+                + ("-tested" if env.tests else "")
             )
             if variant not in variants:
                 variants[variant] = self.variant(variant, env.approval, env.tests)

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from aphex_generator.problem import Problem, join_path
 from aphex_generator.validation.cel import check_cel, crd_rules
 from aphex_generator.validation.lint import lint_workflow
-from aphex_generator.problem import Problem, join_path
 from aphex_generator.validation.structural import (
     argo_validator,
     check,

@@ -1,0 +1,35 @@
+"""Importing the package loads only the stage contract; the rest loads on first use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import aphex_generator
+
+HEAVY = ("jsonschema", "celpy", "yaml", "aphex_config", "aphex_generator.workflow")
+
+
+def test_import_loads_only_the_contract() -> None:
+    code = (
+        "import sys, aphex_generator\n"
+        "from aphex_generator import STAGES, EnvVar, Label, session_name\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
+def test_every_public_name_resolves() -> None:
+    for name in aphex_generator.__all__:
+        assert getattr(aphex_generator, name) is not None, name
+    assert set(dir(aphex_generator)) >= set(aphex_generator.__all__)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    try:
+        aphex_generator.no_such_name  # noqa: B018
+    except AttributeError as error:
+        assert "no_such_name" in str(error)
+    else:
+        raise AssertionError("expected AttributeError")
