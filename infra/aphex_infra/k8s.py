@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aphex_generator import Label
+
 __all__ = [
     "IRSA_ANNOTATION",
     "WEBHOOK_PORT",
@@ -61,7 +63,7 @@ def event_source_name(pipeline: str) -> str:
 
 
 def _meta(name: str, ns: str, pipeline: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "namespace": ns, "labels": {"aphex.io/pipeline": pipeline}, **extra}
+    return {"name": name, "namespace": ns, "labels": {Label.PIPELINE: pipeline}, **extra}
 
 
 def namespace(ns: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from aphex_generator import names
+from aphex_generator.contract import Label, Param
 from aphex_generator.settings import GeneratorSettings, SettingsError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ def github_repository(url: str) -> tuple[str, str]:
 
 
 def _meta(name: str, namespace: str, pipeline: str) -> dict[str, Any]:
-    return {"name": name, "namespace": namespace, "labels": {"aphex.io/pipeline": pipeline}}
+    return {"name": name, "namespace": namespace, "labels": {Label.PIPELINE: pipeline}}
 
 
 def render_event_source(config: AphexConfig, settings: GeneratorSettings) -> dict[str, Any]:
@@ -106,14 +107,14 @@ def render_sensor(config: AphexConfig, settings: GeneratorSettings) -> dict[str,
         "metadata": {
             "name": names.workflow_name_prefix(pipeline),
             "namespace": namespace,
-            "labels": {"aphex.io/pipeline": pipeline},
+            "labels": {Label.PIPELINE: pipeline},
         },
         "spec": {
             "workflowTemplateRef": {"name": pipeline},
             "arguments": {
                 "parameters": [
-                    {"name": "commit-sha", "value": ""},
-                    {"name": "repo-url", "value": ""},
+                    {"name": Param.COMMIT_SHA, "value": ""},
+                    {"name": Param.REPO_URL, "value": ""},
                 ]
             },
         },

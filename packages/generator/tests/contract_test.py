@@ -1,0 +1,75 @@
+"""The stage contract: one table of stages, names that are plain strings, the session rule."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from generator_cases import SETTINGS, sample
+
+from aphex_generator import (
+    STAGES,
+    TEMPLATE_ENV,
+    EnvVar,
+    ImageKind,
+    Label,
+    Option,
+    Param,
+    console_scripts,
+    dump_yaml,
+    render_workflow_template,
+    session_name,
+    stage_by_name,
+    stages_of_image,
+)
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_every_stage_has_a_unique_name_script_and_task() -> None:
+    for attribute in ("name", "script", "task", "entry_point"):
+        values = [getattr(stage, attribute) for stage in STAGES]
+        assert len(set(values)) == len(values), attribute
+    assert {stage.image for stage in STAGES} == set(ImageKind)
+    assert stage_by_name("environment").takes_environment
+    with pytest.raises(KeyError):
+        stage_by_name("nope")
+
+
+def test_images_split_the_stages() -> None:
+    builder = {stage.script for stage in stages_of_image("builder")}
+    deployer = {stage.script for stage in stages_of_image(ImageKind.DEPLOYER)}
+    assert builder == {"aphex-stage-validation", "aphex-stage-build"}
+    assert not builder & deployer and builder | deployer == set(console_scripts())
+    assert console_scripts("builder") == {
+        s.script: s.entry_point for s in stages_of_image("builder")
+    }
+
+
+def test_contract_names_are_plain_strings() -> None:
+    for namespace in (EnvVar, Label, Option, Param):
+        values = namespace.values()
+        assert values and all(type(value) is str for value in values), namespace  # noqa: E721
+        assert len(set(values)) == len(values), namespace
+
+
+def test_the_template_uses_the_contract_and_dumps_cleanly() -> None:
+    settings = SETTINGS.with_changes(aws_region="eu-west-1")
+    doc = render_workflow_template(sample("approval"), settings)
+    text = dump_yaml(doc)  # a StrEnum anywhere in the document would make this fail
+    assert json.loads(json.dumps(doc)) == doc
+    containers = [t["container"] for t in doc["spec"]["templates"] if "container" in t]
+    assert {c["command"][0] for c in containers} == set(console_scripts())
+    for container in containers:
+        assert [e["name"] for e in container["env"]] == list(TEMPLATE_ENV)
+        assert Option.PIPELINE in container["args"] and Option.COMMIT in container["args"]
+    names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
+    assert names == [Param.COMMIT_SHA, Param.REPO_URL]
+    assert "{{workflow.parameters.commit-sha}}" in text
+
+
+def test_session_name_carries_pipeline_and_twelve_characters_of_the_commit() -> None:
+    assert session_name("shop", SHA) == "aphex-shop-0123456789ab"
+    long = session_name("p" * 63, SHA)
+    assert len(long) == 64 and long.startswith("aphex-ppp") and long.endswith("-0123456789ab")
+    assert session_name("a" * 56 + "-" + "b", SHA).count("--") == 0
