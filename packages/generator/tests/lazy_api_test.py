@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import aphex_generator
 
@@ -33,3 +36,14 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
         assert "no_such_name" in str(error)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_the_api_target_lists_every_lazily_loaded_module() -> None:
+    build = Path(aphex_generator.__file__).with_name("BUILD")
+    text = build.read_text(encoding="utf-8") if build.exists() else None
+    if text is None:  # in Pants' sandbox the BUILD file is not a source: read it from the repo
+        root = Path(os.environ.get("APHEX_REPO_ROOT", "."))
+        text = (root / "packages/generator/src/aphex_generator/BUILD").read_text(encoding="utf-8")
+    (listed,) = re.findall(r"LAZY_MODULES = \[([^\]]*)\]", text)
+    modules = set(re.findall(r'"(\w+)"', listed)) | {"validation"}
+    assert {module.split(".")[0] for module in aphex_generator._LAZY.values()} == modules
