@@ -409,7 +409,13 @@ def test_a_self_update_of_an_unchanged_config_is_a_no_op(
     re-renders the very template it runs from, so it applies nothing."""
     server = stage_env
     remote = make_remote(tmp_path, app_files("dev"))
-    installed = GeneratorSettings(artifact_bucket=BUCKET, aws_region="eu-west-1")
+    installed = GeneratorSettings(
+        artifact_bucket=BUCKET,
+        aws_region="eu-west-1",
+        service_account="aphex-demo",
+        builder_image="registry.example/aphex-builder:7",
+        deployer_image="registry.example/aphex-deployer:7",
+    )
     template = render_workflow_template(
         parse_config(config_yaml(environments=[env_entry("dev")])), installed
     )

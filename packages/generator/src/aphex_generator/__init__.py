@@ -63,6 +63,7 @@ if TYPE_CHECKING:  # the names below load on first use (see the module docstring
     from aphex_generator.validation import validate, warm_up  # pants: no-infer-dep
     from aphex_generator.validation.schemas import strict_crd_schema  # pants: no-infer-dep
     from aphex_generator.workflow import render_workflow_template  # pants: no-infer-dep
+
     # isort: on
 
 #: Each lazily loaded public name and the module that defines it.

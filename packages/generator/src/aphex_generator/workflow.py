@@ -125,6 +125,16 @@ class _Renderer:
         }
         return [{"name": name, "value": values[name]} for name in TEMPLATE_ENV if values[name]]
 
+    def rerender_env(self) -> list[dict[str, str]]:
+        """The settings the pipeline stage needs to render this very template again (those
+        not already in every pod): the service account and any image set by the settings."""
+        values = {
+            EnvVar.SERVICE_ACCOUNT: self.settings.service_account,
+            EnvVar.BUILDER_IMAGE: self.settings.builder_image,
+            EnvVar.DEPLOYER_IMAGE: self.settings.deployer_image,
+        }
+        return [{"name": name, "value": value} for name, value in values.items() if value]
+
     def retry(self) -> dict[str, Any]:
         retry = self.settings.retry
         return {
@@ -192,9 +202,11 @@ class _Renderer:
             stage = node.stage
             assert stage is not None
             args = self.common_args()
+            template = self.container_template(node.name, stage, args, deadlines[node.kind])
             if node.kind is NodeKind.PIPELINE:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
-            templates.append(self.container_template(node.name, stage, args, deadlines[node.kind]))
+                template["container"]["env"] += self.rerender_env()
+            templates.append(template)
         templates.append(self.exit_handler_template())
         return templates
 
