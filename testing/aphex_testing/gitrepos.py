@@ -3,7 +3,7 @@
     work, sha = make_repo(tmp_path / "work", {"aphex-config.yaml": text, "bin/run": b"..."})
     sha2 = commit(work, {"README.md": "v2"}, delete=["bin/run"])
     remote = make_remote(tmp_path, sample_files())   # bare repo + file:// URL
-    with serve_https(tmp_path / "srv", token="s3cret") as server:   # git http-backend, Basic auth
+    with serve_https(tmp_path / "srv", token="s3cret") as server:   # git http-backend, TLS, Basic
         url = server.publish(remote.bare)
 
 Commits use a fixed identity and, unless told otherwise, fixed dates, so the same files
@@ -12,20 +12,18 @@ give the same SHA on every run.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
 import shutil
 import ssl
 import subprocess
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+
+from aphex_stages.local.gitserve import GitHttpServer
 
 __all__ = [
     "GitHttpsServer",
@@ -227,82 +225,24 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 @dataclass
 class GitHttpsServer:
-    """``git http-backend`` behind HTTPS on localhost; every request needs the Basic token."""
+    """A git host over HTTPS on localhost (aphex_stages' git server with TLS); every request
+    needs the Basic token."""
 
     root: Path
-    port: int
     ca_file: Path
-    username: str
-    token: str | None
+    server: GitHttpServer
     authorizations: list[str] = field(default_factory=list)  # Authorization headers seen
+
+    @property
+    def port(self) -> int:
+        """The port it listens on."""
+        return self.server.port
 
     def publish(self, bare: Path, name: str | None = None) -> str:
         """Copy a bare repository under the served root; its ``https://localhost`` URL."""
         target = self.root / (name or bare.name)
         shutil.copytree(bare, target)
-        return f"https://localhost:{self.port}/{target.name}"
-
-
-def _handler(server: GitHttpsServer) -> type[BaseHTTPRequestHandler]:
-    expected = None
-    if server.token is not None:
-        pair = f"{server.username}:{server.token}".encode()
-        expected = "Basic " + base64.b64encode(pair).decode()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-        def _serve(self) -> None:
-            auth = self.headers.get("Authorization")
-            if auth:
-                server.authorizations.append(auth)
-            if expected is not None and auth != expected:
-                self.send_response(401)
-                self.send_header("WWW-Authenticate", 'Basic realm="git"')
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            parts = urlsplit(self.path)
-            env = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "GIT_PROJECT_ROOT": str(server.root),
-                "GIT_HTTP_EXPORT_ALL": "1",
-                "PATH_INFO": parts.path,
-                "QUERY_STRING": parts.query,
-                "REQUEST_METHOD": self.command,
-                "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                "CONTENT_LENGTH": str(len(body)),
-                "REMOTE_USER": server.username,
-                "REMOTE_ADDR": "127.0.0.1",
-                "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-            }
-            done = subprocess.run(
-                ["git", "http-backend"], input=body, env=env, capture_output=True, check=False
-            )
-            head, _, payload = done.stdout.partition(b"\r\n\r\n")
-            status = 200
-            headers: list[tuple[str, str]] = []
-            for line in head.decode("latin-1").split("\r\n"):
-                key, _, value = line.partition(":")
-                if key.lower() == "status":
-                    status = int(value.strip().split()[0])
-                elif key:
-                    headers.append((key, value.strip()))
-            self.send_response(status)
-            for key, value in headers:
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-
-        do_GET = _serve
-        do_POST = _serve
-
-    return Handler
+        return self.server.serve(target.name, target)
 
 
 @contextlib.contextmanager
@@ -312,16 +252,14 @@ def serve_https(
     """Serve bare repositories under ``root`` over HTTPS (self-signed; trust ``ca_file``)."""
     root.mkdir(parents=True, exist_ok=True)
     cert, key = _self_signed(root.parent)
-    info = GitHttpsServer(root=root, port=0, ca_file=cert, username=username, token=token)
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(info))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    info.port = int(httpd.server_address[1])
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield info
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    seen: list[str] = []
+    server = GitHttpServer(
+        token=token,
+        username=username,
+        ssl_context=context,
+        on_request=lambda header: seen.append(header) if header else None,
+    )
+    with server:
+        yield GitHttpsServer(root=root, ca_file=cert, server=server, authorizations=seen)

@@ -12,6 +12,8 @@ _SHA = re.compile(r"[0-9a-f]{40}")
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _SSH_SCP = re.compile(r"[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[A-Za-z0-9._/~-]+")
 _URL = re.compile(r"(https|ssh|file)://[^\s]+")
+#: Plain http only to this machine: the git server of a local run (aphex_stages.local.gitserve).
+_LOCAL_HTTP = re.compile(r"http://(localhost|127\.0\.0\.1)(:\d+)?/[^\s]*")
 _WORKFLOW = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 
 
@@ -36,10 +38,11 @@ def check_commit(value: str) -> str:
 
 
 def check_repository(value: str) -> str:
-    """Return `value` if it is an https, ssh (URL or scp-like) or file git URL."""
-    if not (_URL.fullmatch(value) or _SSH_SCP.fullmatch(value)) or any(
-        ord(ch) < 32 for ch in value
-    ):
+    """Return `value` if it is an https, ssh (URL or scp-like) or file git URL (or the
+    http URL of a local run's git server on this machine)."""
+    if not (
+        _URL.fullmatch(value) or _SSH_SCP.fullmatch(value) or _LOCAL_HTTP.fullmatch(value)
+    ) or any(ord(ch) < 32 for ch in value):
         raise StageError(
             ExitCode.USAGE,
             f"{Option.REPOSITORY} must be an https://, ssh://, git@host:path or file:// URL, "
