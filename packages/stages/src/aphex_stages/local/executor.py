@@ -1,7 +1,8 @@
 """Execute a WorkflowTemplate's DAG on this machine, the way Argo would in a cluster.
 
-Each container template runs as a subprocess with its argv and env resolved; images
-are ignored. Independent tasks run in parallel up to `parallelism`; `depends` decides
+Each container template runs with its argv and env resolved, through a runtime
+(:mod:`aphex_stages.local.runtime`): as a host process, or as a container of the image the
+template names. Independent tasks run in parallel up to `parallelism`; `depends` decides
 what runs, what is omitted and when the workflow is done. Template-level
 `synchronization.mutexes` become file locks shared by every local run of the
 repository, suspend templates ask the approver, and the `onExit` template runs last.
@@ -26,24 +27,27 @@ from typing import IO, Any
 
 from aphex_generator import EnvVar
 from aphex_stages.errors import ExitCode
-from aphex_stages.local.commands import (
-    LAUNCH_PATH,
-    CommandNotFound,
-    import_path,
-    is_own_script,
-    resolve_program,
-    search_path,
-)
+from aphex_stages.jsonfile import write_json_atomically
+from aphex_stages.local.commands import LAUNCH_PATH, CommandNotFound, import_path, search_path
 from aphex_stages.local.depends import evaluate
 from aphex_stages.local.expressions import UnresolvedReference, resolve_all
+from aphex_stages.local.runtime import (
+    HostRuntime,
+    ImageInfo,
+    PodSpec,
+    Runtime,
+    RuntimeError_,
+    TaskProcess,
+)
 from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.local.workflow import Task, WorkflowPlan
-from aphex_stages.process import GroupLeader, kill_group
 
 FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Superseded"}
 
 Approver = Callable[[str], bool]
 Reporter = Callable[["TaskState"], None]
+#: What a task's pod gets from its service account (AWS credentials of its role, ...).
+Identity = Callable[[Mapping[str, Any]], Mapping[str, str]]
 
 
 @dataclass
@@ -58,6 +62,9 @@ class TaskState:
     exit_code: int | None = None
     cause: str | None = None
     log_path: Path | None = None
+    image: ImageInfo | None = None
+    command: list[str] | None = None
+    started_at: datetime | None = None
 
     @property
     def elapsed(self) -> float:
@@ -133,18 +140,21 @@ class LocalWorkflow:
         reporter: Reporter = lambda _state: None,
         extra_path: list[Path] | None = None,
         launcher: WarmLauncher | None = None,
+        runtime: Runtime | None = None,
+        identity: Identity = lambda _template: {},
     ) -> None:
         self.plan = plan
-        self.launcher = launcher
         self.workflow_name = workflow_name
         self.run_dir = run_dir
         self.lock_dir = lock_dir
         self.parallelism = max(1, parallelism)
         self.approver = approver
         self.reporter = reporter
-        self.env = dict(base_env)
-        self.env["PATH"] = search_path(extra_path)
-        self.env[LAUNCH_PATH] = import_path()
+        host_env = {**base_env, LAUNCH_PATH: import_path()}
+        self.runtime: Runtime = runtime or HostRuntime(
+            host_env, search_path(extra_path), launcher=launcher
+        )
+        self.identity = identity
         self.scope = {f"workflow.parameters.{k}": v for k, v in plan.parameters.items()}
         self.scope.update({f"workflow.parameters.{k}": v for k, v in parameters.items()})
         self.scope.update(
@@ -155,7 +165,7 @@ class LocalWorkflow:
             }
         )
         self.states = {t.name: TaskState(t.name, t.template) for t in plan.tasks}
-        self._processes: dict[str, GroupLeader] = {}
+        self._processes: dict[str, TaskProcess] = {}
         self._lock = threading.Lock()
         self._stopping = False
 
@@ -166,20 +176,47 @@ class LocalWorkflow:
 
     def _finish(self, state: TaskState, phase: str, cause: str | None = None) -> None:
         state.phase, state.cause, state.finished = phase, cause, time.monotonic()
+        self._save_record(state)
         self._report(state)
+
+    def _save_record(self, state: TaskState) -> None:
+        """The task's run record beside its log: ``<run_dir>/<task>.json``."""
+        record = {
+            "workflow": self.workflow_name,
+            "task": state.name,
+            "template": state.template,
+            "phase": state.phase,
+            "cause": state.cause,
+            "exit_code": state.exit_code,
+            "started_at": state.started_at.isoformat() if state.started_at else None,
+            "duration_seconds": round(state.elapsed, 3),
+            "image": state.image.to_json() if state.image else None,
+            "command": state.command,
+            "log": state.log_path.name if state.log_path else None,
+        }
+        with contextlib.suppress(OSError):
+            write_json_atomically(self.run_dir / f"{state.name}.json", record, sort_keys=True)
 
     def _run_container(
         self, state: TaskState, template: Mapping[str, Any], scope: Mapping[str, str]
     ) -> None:
         container = resolve_all(template["container"], scope)
-        env = dict(self.env)
-        env.update({str(e["name"]): str(e.get("value", "")) for e in container.get("env") or []})
-        argv = [*container.get("command", []), *container.get("args", [])]
-        program = resolve_program(argv[0], env["PATH"])
+        spec = PodSpec(
+            task=state.name,
+            image=str(container.get("image", "")),
+            command=tuple(container.get("command") or ()),
+            args=tuple(container.get("args") or ()),
+            env={str(e["name"]): str(e.get("value", "")) for e in container.get("env") or []},
+            working_dir=container.get("workingDir"),
+        )
         deadline = template.get("activeDeadlineSeconds")
         timeout = float(deadline) if deadline else None
         state.log_path = self.run_dir / f"{state.name}.log"
-        process = self._start(argv, program, env, state.log_path)
+        state.command = spec.argv
+        state.image = self.runtime.image_info(spec.image)
+        process = self.runtime.start(
+            spec, self.identity(template), cwd=self.run_dir, log_path=state.log_path
+        )
         with self._lock:
             self._processes[state.name] = process
         try:
@@ -201,27 +238,6 @@ class LocalWorkflow:
         else:
             self._finish(state, "Failed", _last_line(state.log_path) or f"exit code {code}")
 
-    def _start(
-        self, argv: list[str], program: list[str], env: dict[str, str], log_path: Path
-    ) -> GroupLeader:
-        """Start the container's command in its own session, output to `log_path`: warm
-        (forked, see :mod:`aphex_stages.local.warm`) when it is one of our console scripts."""
-        if self.launcher is not None and is_own_script(argv[0], program):
-            own_env = {k: v for k, v in env.items() if k != LAUNCH_PATH}
-            return self.launcher.start(
-                argv[0], argv[1:], env=own_env, cwd=self.run_dir, log_path=log_path
-            )
-        with open(log_path, "wb") as log:
-            return subprocess.Popen(
-                [*program, *argv[1:]],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                cwd=self.run_dir,
-                start_new_session=True,
-            )
-
     def _run_task(self, task: Task) -> None:
         state = self.states[task.name]
         template = self.plan.templates[task.template]
@@ -238,6 +254,7 @@ class LocalWorkflow:
             self._report(state)
 
         state.phase, state.started = "Running", time.monotonic()
+        state.started_at = datetime.now(UTC)
         self._report(state)
         try:
             with _held(self.lock_dir, mutexes, waiting):
@@ -255,12 +272,12 @@ class LocalWorkflow:
                     self._finish(
                         state, "Errored", "only container and suspend templates run locally"
                     )
-        except (CommandNotFound, UnresolvedReference, OSError) as error:
+        except (CommandNotFound, UnresolvedReference, RuntimeError_, OSError) as error:
             self._finish(state, "Errored", str(error))
 
     # -- the DAG ------------------------------------------------------------------------
-    def _kill(self, process: GroupLeader) -> None:
-        kill_group(process, grace=10.0)
+    def _kill(self, process: TaskProcess) -> None:
+        process.stop(grace=10.0)
 
     def stop(self) -> None:
         """Stop scheduling and kill every running task's process group."""
