@@ -47,7 +47,7 @@ from aphex_stages.cdk import CDK_ENV, DEPLOY_FLAGS, AwsTarget, find_cdk_cli  # n
 from aphex_stages.cdk.aws import apply_environ  # noqa: E402
 from aphex_stages.local.bootstrap import bootstrap_local  # noqa: E402
 from aphex_stages.local.moto import MotoServer, start_moto_server  # noqa: E402
-from aphex_stages.sample_env import sample_app_dir, setup_sample_env, venv_path_env  # noqa: E402
+from aphex_testing.sample_env import sample_app_dir, setup_sample_env, venv_path_env  # noqa: E402
 
 PIPELINE = "aphex-bench"
 BUCKET = "aphex-bench-artifacts"

@@ -37,7 +37,7 @@ from aphex_stages.cdk.outputs import output_env_vars, read_outputs_file  # noqa:
 from aphex_stages.local.aws import LOCAL_CREDENTIALS  # noqa: E402
 from aphex_stages.local.bootstrap import bootstrap_local  # noqa: E402
 from aphex_stages.local.moto import MotoServer, start_moto_server  # noqa: E402
-from aphex_stages.sample_env import sample_app_dir, setup_sample_env, venv_path_env  # noqa: E402
+from aphex_testing.sample_env import sample_app_dir, setup_sample_env, venv_path_env  # noqa: E402
 
 STACKS = ("StorageStack", "MessagingStack")
 TEST_COMMAND = ["python3", "-m", "pytest", "tests/post_deploy", "-q"]

@@ -34,7 +34,51 @@ step "BUILD files"  tailor --check update-build-files --check ::
 step "lint"         lint ::
 step "type check"   check ::
 step "tests"        test ::
+# Wheels of an earlier version would pass for this one in the check below.
+rm -f dist/aphex_*.whl dist/aphex_*.tar.gz
 step "package"      package --filter-target-type=-docker_image ::
+
+# Each package's wheel carries its one version (version.py's __version__, through the
+# aphex_version plugin) in its name and METADATA, and its py.typed; moto is only an extra.
+echo "==> wheels: version, py.typed, extras" >&2
+if python3 - <<'PY'
+import sys, zipfile
+from pathlib import Path
+
+sys.path.insert(0, "pants-plugins/aphex_version")
+from version_file import read_version
+
+problems = []
+for name in ("config", "generator", "monitoring", "stages"):
+    before = len(problems)
+    version_py = Path(f"packages/{name}/src/aphex_{name}/version.py")
+    version = read_version(version_py.read_text(encoding="utf-8"), str(version_py))
+    expected = Path(f"dist/aphex_{name}-{version}-py3-none-any.whl")
+    others = sorted(map(str, set(Path("dist").glob(f"aphex_{name}-*.whl")) - {expected}))
+    if others or not expected.is_file():
+        problems.append(f"{version_py} says {version}: expected {expected}, found {others}")
+        continue
+    with zipfile.ZipFile(expected) as wheel:
+        metadata = wheel.read(f"aphex_{name}-{version}.dist-info/METADATA").decode()
+        if f"aphex_{name}/py.typed" not in wheel.namelist():
+            problems.append(f"{expected}: no aphex_{name}/py.typed")
+    if f"\nVersion: {version}\n" not in metadata:
+        problems.append(f"{expected}: METADATA does not say Version: {version}")
+    for line in metadata.splitlines():
+        if line.startswith("Requires-Dist: moto") and 'extra == "local"' not in line:
+            problems.append(f"{expected}: moto outside the local extra: {line}")
+    if len(problems) == before:
+        print(f"{expected}: ok", file=sys.stderr)
+for problem in problems:
+    print(problem, file=sys.stderr)
+sys.exit(1 if problems else 0)
+PY
+then
+  echo "==> wheels: ok" >&2
+else
+  echo "==> wheels: FAILED" >&2
+  failed_steps+=("wheels")
+fi
 
 # The images' closures: the committed listing must match what Pants puts in each pex
 # (images/tests check the listing's properties; no Docker engine is needed).

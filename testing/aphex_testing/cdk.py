@@ -34,8 +34,8 @@ import pytest
 from aphex_stages.cdk import AwsTarget, CdkRunner, find_cdk_cli
 from aphex_stages.local.bootstrap import account_target as _account_target
 from aphex_stages.local.bootstrap import bootstrap_local as _bootstrap_local
-from aphex_stages.sample_env import SampleEnvError, find_repo_root, setup_sample_env, venv_path_env
 from aphex_testing.moto_server import MotoServer, start_moto_server
+from aphex_testing.sample_env import SampleEnvError, find_repo_root, setup_sample_env, venv_path_env
 
 __all__ = [
     "SAMPLE_ENVIRONMENTS",

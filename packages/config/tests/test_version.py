@@ -1,17 +1,18 @@
-"""``__version__`` matches the version the BUILD file publishes."""
+"""The version has one source, src/aphex_config/version.py (see aphex_testing.versions)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import aphex_config
+from aphex_testing.versions import build_file_versions, published_version
 
-BUILD = Path(__file__).parents[1] / "BUILD"
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def test_version_matches_build_file() -> None:
-    assert BUILD.is_file(), f"{BUILD} is missing (it must be declared for the tests as a file)"
-    match = re.search(r'version\s*=\s*"([^"]+)"', BUILD.read_text(encoding="utf-8"))
-    assert match, f'no version="..." in {BUILD}'
-    assert aphex_config.__version__ == match.group(1)
+def test_build_file_sets_no_version() -> None:
+    assert build_file_versions(PACKAGE / "BUILD") == []
+
+
+def test_published_version_is_the_package_version() -> None:
+    assert published_version(PACKAGE) == aphex_config.__version__

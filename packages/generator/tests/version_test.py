@@ -1,14 +1,18 @@
-"""The package version matches the distribution's declared version (packages/generator/BUILD)."""
+"""The version has one source, src/aphex_generator/version.py (see aphex_testing.versions)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import aphex_generator
+from aphex_testing.versions import build_file_versions, published_version
+
+PACKAGE = Path(__file__).resolve().parents[1]
 
 
-def test_version_matches_the_distribution() -> None:
-    build = (Path(__file__).resolve().parent.parent / "BUILD").read_text(encoding="utf-8")
-    (declared,) = re.findall(r'\bversion="([^"]+)"', build)
-    assert aphex_generator.__version__ == declared == "0.1.0"
+def test_build_file_sets_no_version() -> None:
+    assert build_file_versions(PACKAGE / "BUILD") == []
+
+
+def test_published_version_is_the_package_version() -> None:
+    assert published_version(PACKAGE) == aphex_generator.__version__

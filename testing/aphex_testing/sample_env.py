@@ -1,8 +1,9 @@
 """The sample app's Python environment: ``build-support/setup-sample-env.sh`` from Python.
 
 The script makes (once, keyed by a hash of the sample's requirements) a venv with
-aws-cdk-lib, pytest and boto3 under ``~/.cache/aphex/`` and prints its path. Local runs,
-benches and tests put the venv's ``bin`` first on PATH for the CDK app subprocess.
+aws-cdk-lib, pytest and boto3 under ``~/.cache/aphex/`` and prints its path. Tests and
+benches put the venv's ``bin`` first on PATH for the CDK app subprocess. A set-up helper,
+not part of any published package.
 """
 
 from __future__ import annotations
