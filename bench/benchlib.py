@@ -28,8 +28,8 @@ PACKAGES = ("config", "generator", "stages", "monitoring")
 
 def use_sources(*packages: str) -> None:
     """Put ``packages/<name>/src`` (default: all four) and ``testing/`` first on sys.path."""
-    for name in reversed(packages or PACKAGES):
-        path = str(ROOT / "packages" / name / "src")
+    paths = [ROOT / "packages" / name / "src" for name in packages or PACKAGES]
+    for path in map(str, reversed([*paths, ROOT / "testing"])):
         if path not in sys.path:
             sys.path.insert(0, path)
 

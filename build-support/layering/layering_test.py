@@ -4,10 +4,9 @@ Contracts: aphex_stages above aphex_generator above aphex_config; aphex_monitori
 no other aphex package and only aphex_stages imports it; across distributions only a
 top-level package is imported (`from aphex_generator import X`), never a submodule.
 
-The linter reads the sources (it never imports them) from a copy in tmp_path, where every
-directory of a package is made a regular package: grimp, import-linter's engine, does not
-descend into a folder without ``__init__.py`` inside a regular package (such as
-aphex_stages/local/), and Python imports it either way.
+The linter reads the sources (it never imports them) from a copy in tmp_path. grimp,
+import-linter's engine, does not descend into a folder without ``__init__.py`` inside a
+regular package, so every folder of a package must have one (checked here).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ def stage_sources(tmp_path: Path) -> list[Path]:
         package = target / f"aphex_{name}"
         for directory in [package, *(p for p in package.rglob("*") if p.is_dir())]:
             if any(directory.rglob("*.py")):
-                (directory / "__init__.py").touch(exist_ok=True)
+                assert (directory / "__init__.py").is_file(), f"{directory} has no __init__.py"
         roots.append(target)
     return roots
 

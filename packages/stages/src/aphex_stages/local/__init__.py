@@ -1,0 +1,1 @@
+"""The local runner: `aphex run --local` executes the rendered WorkflowTemplate here."""
