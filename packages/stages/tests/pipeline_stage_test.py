@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from aphex_config import AphexConfig, parse_config
-from aphex_generator import GeneratorSettings, render_workflow_template
-from aphex_generator import warm_up
+from aphex_generator import GeneratorSettings, render_workflow_template, warm_up
 from aphex_monitoring.store import RunStore
 from aphex_stages import selfupdate
 from aphex_stages.cluster import kube
