@@ -1,0 +1,224 @@
+"""Moving artifacts through S3: upload with checksums and ``latest.json``, files beside the
+artifact (``upload_beside``/``read_beside``), download with verification and extraction.
+
+An upload never overwrites an earlier one (fresh timestamp, ``If-None-Match: *``); only
+``latest.json`` moves. A download checks the tarball's SHA-256 against ``latest.json``
+and S3's checksum, and every file against the manifest (:func:`extract_artifact`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from botocore.exceptions import ClientError
+
+from aphex_stages.artifact.keys import ARTIFACT_FILE, ArtifactLocation, beside_key
+from aphex_stages.artifact.s3 import S3Client, error_code, get_bytes, s3_call
+from aphex_stages.artifact.tarball import (
+    CHUNK,
+    ArtifactManifest,
+    extract_artifact,
+    invalid,
+    sha256_file,
+)
+from aphex_stages.errors import ExitCode, StageError
+
+_TIMESTAMP = "%Y%m%dT%H%M%S%fZ"
+
+
+# -- upload ---------------------------------------------------------------------------------
+
+
+def _put_new(s3: S3Client, bucket: str, key: str, body: bytes | IO[bytes], **extra: Any) -> bool:
+    """PUT that never replaces an object: False when ``key`` exists (If-None-Match)."""
+    try:
+        s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=body,
+            ChecksumAlgorithm="SHA256",
+            IfNoneMatch="*",
+            **extra,
+        )
+        return True
+    except ClientError as error:
+        if error_code(error) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            return False
+        raise
+
+
+def upload_artifact(
+    s3: S3Client,
+    bucket: str,
+    pipeline: str,
+    commit: str,
+    tarball: Path,
+    manifest: ArtifactManifest,
+) -> ArtifactLocation:
+    """Upload the tarball and manifest under a fresh timestamp, then point ``latest.json`` at it.
+
+    Earlier uploads are never replaced. Raises StageError(AWS_FAILED) when S3 fails after
+    boto3's retries.
+    """
+    digest = sha256_file(tarball)
+    checksum = base64.b64encode(bytes.fromhex(digest)).decode("ascii")
+    size = tarball.stat().st_size
+    with s3_call(s3, f"uploading the artifact to s3://{bucket}/{pipeline}/{commit}/"):
+        for _ in range(5):
+            now = datetime.now(UTC)
+            prefix = f"{pipeline}/{commit}/{now.strftime(_TIMESTAMP)}/"
+            with open(tarball, "rb") as body:
+                created = _put_new(
+                    s3,
+                    bucket,
+                    prefix + ARTIFACT_FILE,
+                    body,
+                    ChecksumSHA256=checksum,
+                    ContentType="application/gzip",
+                    Metadata={"sha256": digest, "commit": commit},
+                )
+            if created:
+                break
+        else:
+            raise StageError(
+                ExitCode.AWS_FAILED,
+                f"cannot find a fresh key under s3://{bucket}/{pipeline}/{commit}/",
+            )
+        location = ArtifactLocation(
+            bucket=bucket,
+            pipeline=pipeline,
+            commit=commit,
+            prefix=prefix,
+            sha256=digest,
+            size=size,
+            uploaded=now.isoformat().replace("+00:00", "Z"),
+        )
+        if not _put_new(
+            s3, bucket, location.manifest_key, manifest.to_json(), ContentType="application/json"
+        ):
+            raise StageError(
+                ExitCode.AWS_FAILED, f"s3://{bucket}/{location.manifest_key} already exists"
+            )
+        s3.put_object(
+            Bucket=bucket,
+            Key=location.latest_key,
+            Body=location.to_json(),
+            ChecksumAlgorithm="SHA256",
+            ContentType="application/json",
+        )
+    return location
+
+
+def read_beside(
+    s3: S3Client, bucket: str, location: ArtifactLocation, name: str, *, missing: str
+) -> bytes:
+    """The object stored at ``name`` beside the tarball; StageError(ARTIFACT_INVALID, missing)
+    when there is none."""
+    key = beside_key(location, name)
+    with s3_call(s3, f"reading s3://{bucket}/{key}"):
+        try:
+            body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error_code(error) in ("NoSuchKey", "404"):
+                raise invalid(f"{missing} (s3://{bucket}/{key})") from None
+            raise
+    return body
+
+
+def upload_beside(
+    s3: S3Client,
+    bucket: str,
+    location: ArtifactLocation,
+    name: str,
+    data: bytes,
+    *,
+    content_type: str = "application/json",
+    overwrite: bool = True,
+) -> str:
+    """Store ``data`` at ``name`` beside the tarball (``outputs/dev.json``, test summaries).
+
+    ``name`` is a relative path of plain file names, other than ``artifact.tar.gz`` and
+    ``manifest.json``. With ``overwrite=False`` an existing object is kept and
+    StageError(AWS_FAILED) raised. Returns the key.
+    """
+    key = beside_key(location, name)
+    with s3_call(s3, f"uploading s3://{bucket}/{key}"):
+        if overwrite:
+            s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ChecksumAlgorithm="SHA256",
+                ContentType=content_type,
+            )
+        elif not _put_new(s3, bucket, key, data, ContentType=content_type):
+            raise StageError(ExitCode.AWS_FAILED, f"s3://{bucket}/{key} already exists")
+    return key
+
+
+# -- download -------------------------------------------------------------------------------
+
+
+def _download(s3: S3Client, location: ArtifactLocation, target: Path) -> None:
+    missing = f"{location.uri} is missing; the artifact was deleted or never finished uploading"
+    try:
+        response = s3.get_object(
+            Bucket=location.bucket, Key=location.artifact_key, ChecksumMode="ENABLED"
+        )
+    except ClientError as error:
+        if error_code(error) in ("NoSuchKey", "404"):
+            raise invalid(missing) from None
+        raise
+    digest = hashlib.sha256()
+    with open(target, "wb") as handle:
+        for chunk in response["Body"].iter_chunks(CHUNK):
+            digest.update(chunk)
+            handle.write(chunk)
+    actual = digest.hexdigest()
+    if actual != location.sha256:
+        raise invalid(
+            f"{location.uri} fails its checksum (sha256 {actual[:12]}..., expected "
+            f"{location.sha256[:12]}... from {location.latest_key}); the artifact was modified"
+        )
+    stored = response.get("ChecksumSHA256")
+    if stored and "-" not in stored and base64.b64decode(stored).hex() != actual:
+        raise invalid(f"{location.uri} does not match S3's own SHA-256 checksum")
+
+
+def download_artifact(s3: S3Client, bucket: str, pipeline: str, commit: str, dest: Path) -> Path:
+    """Download the commit's current artifact, verify it, extract it into ``dest``; return ``dest``.
+
+    StageError(ARTIFACT_INVALID) when there is no artifact, the tarball or any file fails
+    its checksum, or the tarball holds unsafe entries; StageError(AWS_FAILED) when S3 fails.
+    """
+    target = Path(dest).absolute()
+    location = ArtifactLocation.from_latest(s3, bucket, pipeline, commit)
+    scratch = target.parent / f".{target.name}.download"
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        tarball = scratch / ARTIFACT_FILE
+        with s3_call(s3, f"downloading {location.uri}"):
+            _download(s3, location, tarball)
+            raw = get_bytes(
+                s3,
+                bucket,
+                location.manifest_key,
+                f"s3://{bucket}/{location.manifest_key} is missing",
+            )
+        try:
+            manifest = ArtifactManifest.from_json(raw)
+        except ValueError as error:
+            raise invalid(
+                f"s3://{bucket}/{location.manifest_key} is not a manifest: {error}"
+            ) from None
+        if manifest.commit and manifest.commit != commit:
+            raise invalid(f"the artifact at {location.uri} was built from {manifest.commit}")
+        extract_artifact(tarball, target, manifest)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
