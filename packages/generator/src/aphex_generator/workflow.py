@@ -117,18 +117,18 @@ class _Renderer:
         ]
 
     def env_vars(self) -> list[dict[str, str]]:
-        values = {
+        values: dict[str, str | None] = {
             EnvVar.ARTIFACT_BUCKET: self.settings.artifact_bucket,
             EnvVar.NAMESPACE: self.namespace,
             EnvVar.WORKFLOW_NAME: WORKFLOW_NAME,
             EnvVar.REGION: self.settings.aws_region,
         }
-        return [{"name": name, "value": values[name]} for name in TEMPLATE_ENV if values[name]]
+        return [{"name": name, "value": value} for name in TEMPLATE_ENV if (value := values[name])]
 
     def rerender_env(self) -> list[dict[str, str]]:
         """The settings the pipeline stage needs to render this very template again (those
         not already in every pod): the service account and any image set by the settings."""
-        values = {
+        values: dict[str, str | None] = {
             EnvVar.SERVICE_ACCOUNT: self.settings.service_account,
             EnvVar.BUILDER_IMAGE: self.settings.builder_image,
             EnvVar.DEPLOYER_IMAGE: self.settings.deployer_image,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -46,15 +47,19 @@ class StageSettings:
     artifact_bucket: str | None
     namespace: str
     work_dir: Path
+    #: True when the folder was made for this stage (no `APHEX_WORK_DIR`): removed at its end.
+    temporary_work_dir: bool = False
 
     @classmethod
     def from_env(cls) -> StageSettings:
         """Read the artifact bucket, namespace and work folder (see `EnvVar`)."""
-        work = os.environ.get(EnvVar.WORK_DIR) or tempfile.mkdtemp(prefix="aphex-")
+        given = os.environ.get(EnvVar.WORK_DIR)
+        work = given or tempfile.mkdtemp(prefix="aphex-")
         return cls(
             artifact_bucket=os.environ.get(EnvVar.ARTIFACT_BUCKET) or None,
             namespace=os.environ.get(EnvVar.NAMESPACE) or "argo",
             work_dir=Path(work),
+            temporary_work_dir=not given,
         )
 
     def require_bucket(self) -> str:
@@ -182,6 +187,9 @@ def run_stage(stage: Stage, argv: Sequence[str]) -> int:
         log.debug("unexpected error", exc_info=True)
         cause = f"internal error: {type(error).__name__}: {error}"
         status, code = "Error", ExitCode.FAILED
+    finally:
+        if settings.temporary_work_dir:
+            shutil.rmtree(settings.work_dir, ignore_errors=True)
     finished = datetime.now(UTC)
     elapsed = (finished - started).total_seconds()
     _record(
