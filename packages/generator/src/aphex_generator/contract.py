@@ -181,6 +181,7 @@ class EnvVar(_Names):
     CDK_CLI = "APHEX_CDK_CLI"
     CLUSTER = "APHEX_CLUSTER"
     KUBE_HOST = "APHEX_KUBE_HOST"
+    KUBE_TOKEN = "APHEX_KUBE_TOKEN"
     WORK_DIR = "APHEX_WORK_DIR"
     LOCAL_AWS_LOG = "APHEX_LOCAL_AWS_LOG"
     # Read by single stages.
