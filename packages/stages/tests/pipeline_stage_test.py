@@ -7,6 +7,7 @@ repositories, with `APHEX_KUBE_HOST` pointing at the fake server.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -441,6 +442,25 @@ def test_stage_with_an_invalid_config_exits_4_and_leaves_the_template(
     sha = remote.push_commit({"aphex-config.yaml": "version: 1\npipeline: {name: demo}\n"})
     assert run(remote, sha, f"demo-{sha}") == ExitCode.CONFIG_INVALID
     assert stage_env.stored_json(WT, NS, "demo") == before
+
+
+def test_the_deployer_tools_are_checked_before_anything_deploys(
+    stage_env: FakeKube, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The pipeline stage is the first in the deployer image: it checks the CDK CLI against
+    the app's pin and the test commands' programs there, and applies nothing on a problem."""
+    env = {**env_entry("dev"), "tests": {"commands": [["absent-test-runner-aphex", "-q"]]}}
+    files = sample_files(
+        config_yaml(environments=[env]),
+        **{"package.json": json.dumps({"devDependencies": {"aws-cdk": "2.0.0"}})},
+    )
+    remote = make_remote(tmp_path, files)
+    assert run(remote, remote.sha, f"demo-{remote.sha}") == ExitCode.PRECONDITION_FAILED
+    err = capsys.readouterr().err
+    assert "the deployer cannot deploy this commit: 2 problems" in err
+    assert "`absent-test-runner-aphex` is not on PATH" in err
+    assert "does not match the aws-cdk pin '2.0.0' of package.json" in err
+    assert stage_env.get(WT, NS, "demo") is None and not stage_env.writes(WT)
 
 
 def test_stage_refuses_a_config_of_another_pipeline(stage_env: FakeKube, tmp_path: Path) -> None:

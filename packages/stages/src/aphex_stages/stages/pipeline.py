@@ -1,6 +1,8 @@
 """``aphex-stage-pipeline``: the pipeline updates itself from the commit it runs.
 
-1. checks out exactly the commit and loads its ``aphex-config.yaml``;
+1. checks out exactly the commit and loads its ``aphex-config.yaml``; checks the deployer's
+   tools (node, npm, the pinned CDK CLI, the test commands' programs: this is the first
+   stage in the deployer image), exit 12 when one is missing;
 2. deploys the pipeline's own CDK app when ``APHEX_INFRA_APP`` (``EnvVar.INFRA_APP``) is set (skipped otherwise),
    without even synthesizing it when its inputs are those of its last deploy;
 3. regenerates the WorkflowTemplate from the config, with every other setting taken from
@@ -15,13 +17,16 @@ The cluster is Kubernetes (in-cluster, kubeconfig or ``APHEX_KUBE_HOST``) unless
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
+from aphex_config import AphexConfig
 from aphex_generator import CONFIG_FILE, PIPELINE, EnvVar
 from aphex_stages.cluster import ClusterError, cluster_from_env
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.generator_settings import generator_settings_from_env
+from aphex_stages.preflight import check_commands, check_toolchain, test_commands
 from aphex_stages.runner import Stage, StageContext, pipeline_region
 from aphex_stages.selfupdate import restart_if_topology_changed, update_template
 from aphex_stages.workspace import open_workspace
@@ -42,6 +47,20 @@ def _deploy_infra(config_file: Path, context: StageContext) -> None:
     deploy_pipeline_infra(config_file, log, state=state)
 
 
+def _preflight(root: Path, config: AphexConfig, log: logging.Logger) -> None:
+    """The deployer's tools, checked here (in the deployer image) before anything deploys:
+    node, npm and the pinned CDK CLI, and the programs of the test commands."""
+    problems = check_toolchain(root, cdk=True) + check_commands(test_commands(config), root)
+    if problems:
+        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+        raise StageError(
+            ExitCode.PRECONDITION_FAILED,
+            f"the deployer cannot deploy this commit: {count}: {problems[0]}",
+            details=problems,
+        )
+    log.info("deployer tools ok: node, npm, the CDK CLI and the test commands' programs")
+
+
 def _work(context: StageContext) -> None:
     inputs, log = context.inputs, context.log
     context.settings.require_bucket()  # the template names it; never regenerate a default
@@ -54,6 +73,7 @@ def _work(context: StageContext) -> None:
             f"{config.pipeline.name!r}, but this is pipeline {inputs.pipeline!r}; a pipeline "
             "cannot rename itself: install the new name separately",
         )
+    _preflight(workspace.path, config, log)
     _deploy_infra(workspace.path / CONFIG_FILE, context)
     settings = generator_settings_from_env()
     namespace = settings.namespace or config.pipeline.namespace
