@@ -29,7 +29,7 @@ from typing import Protocol
 
 from aphex_stages.local.commands import is_own_script, resolve_program
 from aphex_stages.local.warm import WarmLauncher
-from aphex_stages.process import kill_group
+from aphex_stages.process import GroupLeader, kill_group
 
 __all__ = [
     "ContainerEngine",
@@ -82,7 +82,10 @@ class ImageInfo:
 class TaskProcess(Protocol):
     """A started task: its pid, a bounded wait, and a way to stop it with all it started."""
 
-    pid: int
+    @property
+    def pid(self) -> int:
+        """The process the task runs as (or the engine's client for a container)."""
+        ...
 
     def wait(self, timeout: float | None = None) -> int:
         """The exit code; ``subprocess.TimeoutExpired`` if still running after `timeout`."""
@@ -112,14 +115,17 @@ class Runtime(Protocol):
 
 @dataclass
 class _HostProcess:
-    process: subprocess.Popen[bytes] | object
-    pid: int
+    process: GroupLeader
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def wait(self, timeout: float | None = None) -> int:
-        return int(self.process.wait(timeout=timeout))  # type: ignore[attr-defined]
+        return int(self.process.wait(timeout=timeout))
 
     def stop(self, grace: float) -> None:
-        kill_group(self.process, grace=grace)  # type: ignore[arg-type]
+        kill_group(self.process, grace=grace)
 
 
 @dataclass
@@ -139,7 +145,7 @@ class HostRuntime:
         program = resolve_program(argv[0], self.path)
         if self.launcher is not None and is_own_script(argv[0], program):
             warm = self.launcher.start(argv[0], argv[1:], env=env, cwd=cwd, log_path=log_path)
-            return _HostProcess(warm, warm.pid)
+            return _HostProcess(warm)
         with open(log_path, "wb") as log:
             started = subprocess.Popen(
                 [*program, *argv[1:]],
@@ -150,7 +156,7 @@ class HostRuntime:
                 cwd=cwd,
                 start_new_session=True,
             )
-        return _HostProcess(started, started.pid)
+        return _HostProcess(started)
 
     def image_info(self, image: str) -> ImageInfo | None:
         return None
