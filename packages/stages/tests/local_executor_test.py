@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
@@ -186,3 +187,66 @@ def test_templates_the_executor_cannot_run_are_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(TemplateNotRunnable, match="use `depends`"):
         plan_from_template(doc)
+
+
+# -- outputs and when ------------------------------------------------------------------------
+
+
+def test_an_output_parameter_decides_a_later_when(tmp_path: Path) -> None:
+    """A task writes an output under the pod's outputs folder; a later task's `when` reads
+    it, and a task that depends on a skipped one is omitted: the run still succeeds."""
+    from aphex_generator import OUTPUTS_DIR, EnvVar
+
+    writer = container(
+        "writer",
+        f"import os, pathlib; d = pathlib.Path(os.environ[{EnvVar.OUTPUTS_DIR!r}]);"
+        " d.mkdir(parents=True, exist_ok=True); (d / 'skip').write_text('true\\n')",
+        outputs={"parameters": [{"name": "skip", "valueFrom": {"path": f"{OUTPUTS_DIR}/skip"}}]},
+    )
+    touch = container("touch", "import os, pathlib; pathlib.Path(os.environ['OUT'], 'ran').touch()")
+    doc = template(
+        [
+            {"name": "writer", "template": "writer"},
+            {
+                "name": "gated",
+                "template": "touch",
+                "depends": "writer.Succeeded",
+                "when": "{{tasks.writer.outputs.parameters.skip}} == false",
+            },
+            {"name": "after", "template": "touch", "depends": "gated.Succeeded"},
+        ],
+        [writer, touch],
+    )
+    result = run(doc, tmp_path)
+    assert result.phase == "Succeeded"
+    assert result.tasks["gated"].phase == "Skipped"
+    assert result.tasks["after"].phase == "Omitted"
+    assert not (tmp_path / "ran").exists()
+    record = json.loads((tmp_path / "run" / "gated.json").read_text())
+    assert record["phase"] == "Skipped" and "is false" in record["cause"]
+
+
+def test_a_broken_when_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    doc = template(
+        [{"name": "a", "template": "a", "when": "(true"}],
+        [container("a", "pass")],
+    )
+    result = run(doc, tmp_path)
+    assert result.phase == "Failed" and result.tasks["a"].phase == "Errored"
+    assert "unexpected end of when '(true'" in (result.tasks["a"].cause or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("false == false", True),
+        ("true != true", False),
+        ("'a' == \"a\" && !(1 > 2)", True),
+        ("x == y || 3 >= 3", True),
+        ("false", False),
+    ],
+)
+def test_when_conditions(text: str, value: bool) -> None:
+    from aphex_stages.local.when import evaluate_when
+
+    assert evaluate_when(text) is value

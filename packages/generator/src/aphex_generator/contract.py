@@ -21,6 +21,7 @@ __all__ = [
     "ENVIRONMENT",
     "INFRA_CONFIG_FILE_CONTEXT",
     "NOTIFY",
+    "OUTPUTS_DIR",
     "PIPELINE",
     "STAGES",
     "TEMPLATE_ENV",
@@ -31,6 +32,7 @@ __all__ = [
     "ImageKind",
     "Label",
     "Option",
+    "Output",
     "Param",
     "StageSpec",
     "console_scripts",
@@ -184,6 +186,7 @@ class EnvVar(_Names):
     KUBE_TOKEN = "APHEX_KUBE_TOKEN"
     WORK_DIR = "APHEX_WORK_DIR"
     LOCAL_AWS_LOG = "APHEX_LOCAL_AWS_LOG"
+    OUTPUTS_DIR = "APHEX_OUTPUTS_DIR"
     # Read by single stages.
     DEPLOY_TIMEOUT_SECONDS = "APHEX_DEPLOY_TIMEOUT_SECONDS"
     TEST_TIMEOUT_SECONDS = "APHEX_TEST_TIMEOUT_SECONDS"
@@ -200,6 +203,17 @@ TEMPLATE_ENV: tuple[str, ...] = (
     EnvVar.WORKFLOW_NAME,
     EnvVar.REGION,
 )
+
+
+class Output(_Names):
+    """Output parameters of stages (Argo reads each from ``OUTPUTS_DIR/<name>``)."""
+
+    SUPERSEDED = "superseded"  # pipeline stage: "true" when it restarted the run
+    ARTIFACT_SHA256 = "artifact-sha256"  # build stage: the digest of the commit's artifact
+
+
+#: Where a stage writes its output parameters in its pod (``EnvVar.OUTPUTS_DIR`` overrides).
+OUTPUTS_DIR = "/tmp/aphex/outputs"
 
 
 class Label(_Names):

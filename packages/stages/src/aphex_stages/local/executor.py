@@ -30,7 +30,7 @@ from aphex_stages.errors import ExitCode
 from aphex_stages.jsonfile import write_json_atomically
 from aphex_stages.local.commands import LAUNCH_PATH, CommandNotFound, import_path, search_path
 from aphex_stages.local.depends import evaluate
-from aphex_stages.local.expressions import UnresolvedReference, resolve_all
+from aphex_stages.local.expressions import UnresolvedReference, resolve, resolve_all
 from aphex_stages.local.runtime import (
     HostRuntime,
     ImageInfo,
@@ -40,6 +40,7 @@ from aphex_stages.local.runtime import (
     TaskProcess,
 )
 from aphex_stages.local.warm import WarmLauncher
+from aphex_stages.local.when import WhenError, evaluate_when
 from aphex_stages.local.workflow import Task, WorkflowPlan
 
 FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Superseded"}
@@ -214,8 +215,17 @@ class LocalWorkflow:
         state.log_path = self.run_dir / f"{state.name}.log"
         state.command = spec.argv
         state.image = self.runtime.image_info(spec.image)
+        outputs = {
+            str(p["name"]): str(p["valueFrom"]["path"])
+            for p in (template.get("outputs") or {}).get("parameters") or []
+            if "path" in (p.get("valueFrom") or {})
+        }
         process = self.runtime.start(
-            spec, self.identity(template), cwd=self.run_dir, log_path=state.log_path
+            spec,
+            self.identity(template),
+            cwd=self.run_dir,
+            log_path=state.log_path,
+            outputs=outputs,
         )
         with self._lock:
             self._processes[state.name] = process
@@ -229,6 +239,10 @@ class LocalWorkflow:
             with self._lock:
                 self._processes.pop(state.name, None)
         state.exit_code = code
+        produced = process.outputs()
+        with self._lock:
+            for name, value in produced.items():
+                self.scope[f"tasks.{state.name}.outputs.parameters.{name}"] = value
         if self._stopping:
             self._finish(state, "Failed", "interrupted")
         elif code == 0:
@@ -241,7 +255,8 @@ class LocalWorkflow:
     def _run_task(self, task: Task) -> None:
         state = self.states[task.name]
         template = self.plan.templates[task.template]
-        scope = dict(self.scope)
+        with self._lock:
+            scope = dict(self.scope)
         scope.update(
             {f"inputs.parameters.{k}": v for k, v in resolve_all(task.parameters, scope).items()}
         )
@@ -255,8 +270,11 @@ class LocalWorkflow:
 
         state.phase, state.started = "Running", time.monotonic()
         state.started_at = datetime.now(UTC)
-        self._report(state)
         try:
+            if task.when is not None and not evaluate_when(resolve(task.when, scope)):
+                self._finish(state, "Skipped", f"when {task.when!r} is false")
+                return
+            self._report(state)
             with _held(self.lock_dir, mutexes, waiting):
                 state.cause = None
                 if "suspend" in template:
@@ -274,6 +292,8 @@ class LocalWorkflow:
                     )
         except (CommandNotFound, UnresolvedReference, RuntimeError_, OSError) as error:
             self._finish(state, "Errored", str(error))
+        except WhenError as error:
+            self._finish(state, "Errored", f"when: {error}")
 
     # -- the DAG ------------------------------------------------------------------------
     def _kill(self, process: TaskProcess) -> None:

@@ -16,17 +16,20 @@ starts it and returns a :class:`TaskProcess` the executor waits on and can stop.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from aphex_generator import OUTPUTS_DIR, EnvVar
 from aphex_stages.local.commands import is_own_script, resolve_program
 from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.process import GroupLeader, kill_group
@@ -95,14 +98,25 @@ class TaskProcess(Protocol):
         """Stop it and everything it started (TERM, then KILL after `grace` seconds)."""
         ...
 
+    def outputs(self) -> dict[str, str]:
+        """After `wait`: each output parameter (name to value) the task wrote."""
+        ...
+
 
 class Runtime(Protocol):
     """Starts tasks."""
 
     def start(
-        self, spec: PodSpec, identity: Mapping[str, str], *, cwd: Path, log_path: Path
+        self,
+        spec: PodSpec,
+        identity: Mapping[str, str],
+        *,
+        cwd: Path,
+        log_path: Path,
+        outputs: Mapping[str, str] | None = None,
     ) -> TaskProcess:
-        """Start `spec` with `identity`; output to `log_path`."""
+        """Start `spec` with `identity`; output to `log_path`; `outputs` maps each output
+        parameter to the path in the pod where the task writes it."""
         ...
 
     def image_info(self, image: str) -> ImageInfo | None:
@@ -113,9 +127,21 @@ class Runtime(Protocol):
 # -- host processes ---------------------------------------------------------------------
 
 
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 @dataclass
 class _HostProcess:
     process: GroupLeader
+    output_files: Mapping[str, Path] = field(default_factory=dict)
+
+    def outputs(self) -> dict[str, str]:
+        found = {name: _read_text(path) for name, path in self.output_files.items()}
+        return {name: value for name, value in found.items() if value is not None}
 
     @property
     def pid(self) -> int:
@@ -138,14 +164,21 @@ class HostRuntime:
     launcher: WarmLauncher | None = None
 
     def start(
-        self, spec: PodSpec, identity: Mapping[str, str], *, cwd: Path, log_path: Path
+        self,
+        spec: PodSpec,
+        identity: Mapping[str, str],
+        *,
+        cwd: Path,
+        log_path: Path,
+        outputs: Mapping[str, str] | None = None,
     ) -> TaskProcess:
         env = {**self.base_env, **identity, **spec.env, "PATH": self.path}
+        files = self._output_files(spec, outputs or {}, cwd, env)
         argv = spec.argv
         program = resolve_program(argv[0], self.path)
         if self.launcher is not None and is_own_script(argv[0], program):
             warm = self.launcher.start(argv[0], argv[1:], env=env, cwd=cwd, log_path=log_path)
-            return _HostProcess(warm)
+            return _HostProcess(warm, files)
         with open(log_path, "wb") as log:
             started = subprocess.Popen(
                 [*program, *argv[1:]],
@@ -156,7 +189,33 @@ class HostRuntime:
                 cwd=cwd,
                 start_new_session=True,
             )
-        return _HostProcess(started)
+        return _HostProcess(started, files)
+
+    @staticmethod
+    def _output_files(
+        spec: PodSpec, outputs: Mapping[str, str], cwd: Path, env: dict[str, str]
+    ) -> dict[str, Path]:
+        """Where a host process writes its outputs: the pod's folder (`OUTPUTS_DIR`) maps to
+        a folder of its own beside its log, named to the stage by `EnvVar.OUTPUTS_DIR`."""
+        if not outputs:
+            return {}
+        folder = cwd / f"{spec.task}.outputs"
+        folder.mkdir(parents=True, exist_ok=True)
+        env[EnvVar.OUTPUTS_DIR] = str(folder)
+        files = {}
+        for name, path in outputs.items():
+            relative = (
+                PurePosixPath(path).relative_to(OUTPUTS_DIR)
+                if path.startswith(OUTPUTS_DIR + "/")
+                else None
+            )
+            if relative is None:
+                raise RuntimeError_(
+                    f"output {name!r} of {spec.task}: a host process can only write outputs "
+                    f"under {OUTPUTS_DIR}, not {path}"
+                )
+            files[name] = folder / relative
+        return files
 
     def image_info(self, image: str) -> ImageInfo | None:
         return None
@@ -210,13 +269,32 @@ class _ContainerProcess:
     engine: ContainerEngine
     name: str
     process: subprocess.Popen[bytes]
+    output_paths: Mapping[str, str] = field(default_factory=dict)
+    _outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     def wait(self, timeout: float | None = None) -> int:
-        return self.process.wait(timeout=timeout)
+        """The container's exit code; then its outputs are copied out and it is removed."""
+        code = self.process.wait(timeout=timeout)
+        for name, path in self.output_paths.items():
+            copied = subprocess.run(
+                [self.engine.program, "cp", f"{self.name}:{path}", "-"],
+                env={**self.engine._base(), **self.engine.environ},
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            value = _single_file(copied.stdout) if copied.returncode == 0 else None
+            if value is not None:
+                self._outputs[name] = value.strip()
+        self.engine.run("rm", "--force", "--ignore", self.name, timeout=60)
+        return code
+
+    def outputs(self) -> dict[str, str]:
+        return dict(self._outputs)
 
     def stop(self, grace: float) -> None:
         """Stop the container itself (killing the engine's client alone would leave it)."""
@@ -254,13 +332,20 @@ class ImageRuntime:
         return f"{self.prefix}-{run}-{spec.task}-{time.monotonic_ns() % 10**6}"[:200]
 
     def start(
-        self, spec: PodSpec, identity: Mapping[str, str], *, cwd: Path, log_path: Path
+        self,
+        spec: PodSpec,
+        identity: Mapping[str, str],
+        *,
+        cwd: Path,
+        log_path: Path,
+        outputs: Mapping[str, str] | None = None,
     ) -> TaskProcess:
         info = self.image_info(spec.image)
         name = self.container_name(spec, cwd)
         env = {**identity, **spec.env}
         # Values reach the engine through its environment (`--env NAME`), never its argv.
-        argv = [self.engine.program, "run", "--rm", "--name", name, "--network=host"]
+        # Not --rm: the outputs are copied out after it exits, then it is removed.
+        argv = [self.engine.program, "run", "--name", name, "--network=host"]
         argv += ["--pull=never", "--stop-signal=SIGTERM"]
         for variable in env:
             argv += ["--env", variable]
@@ -277,4 +362,17 @@ class ImageRuntime:
                 cwd=cwd,
                 start_new_session=True,
             )
-        return _ContainerProcess(self.engine, name, process)
+        return _ContainerProcess(self.engine, name, process, dict(outputs or {}))
+
+
+def _single_file(tar_bytes: bytes) -> str | None:
+    """The text of the one regular file in a tar stream (what `<engine> cp ... -` writes)."""
+    try:
+        with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as archive:
+            for member in archive:
+                if member.isfile() and member.size <= 64 * 1024:
+                    handle = archive.extractfile(member)
+                    return handle.read().decode("utf-8") if handle else None
+    except (tarfile.TarError, UnicodeDecodeError):
+        return None
+    return None

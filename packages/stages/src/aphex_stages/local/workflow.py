@@ -21,6 +21,7 @@ class Task:
     template: str
     depends: str | None
     parameters: Mapping[str, str] = field(default_factory=dict)
+    when: str | None = None
 
     @property
     def upstream(self) -> set[str]:
@@ -63,6 +64,7 @@ def plan_from_template(doc: Mapping[str, Any]) -> WorkflowPlan:
                 template=str(raw["template"]),
                 depends=raw.get("depends"),
                 parameters=_parameters((raw.get("arguments") or {}).get("parameters")),
+                when=raw.get("when"),
             )
         )
     names = {task.name for task in tasks}
