@@ -68,6 +68,7 @@ def test_config_values_appear_only_as_literals(linear_template: dict[str, Any]) 
         "{{workflow.uid}}",
         "{{workflow.status}}",
         "{{workflow.failures}}",
+        "{{tasks.pipeline-deployment.outputs.parameters.superseded}}",  # the stage's own output
         "{{duration}}",  # metrics: Argo's own template variables
         "{{status}}",
     }

@@ -115,3 +115,26 @@ def test_put_run_metrics_reach_cloudwatch(aws_env: Any, pipeline: str) -> None:
         Unit="Seconds",
     )["Datapoints"]
     assert [p["Maximum"] for p in durations] == [120.0]
+
+
+def test_a_superseded_run_emits_no_deployment_outcome() -> None:
+    """The first run of a commit that adds an environment is restarted, not failed: no
+    DeploymentFailed (the alarm's metric), and no DeploymentSucceeded either."""
+    from aphex_monitoring.metrics import build_metric_data
+    from aphex_monitoring.records import StageRecord
+
+    pipeline = StageRecord.model_validate(
+        {
+            "stage": "pipeline",
+            "status": "Superseded",
+            "started_at": "2026-01-01T00:00:00Z",
+            "finished_at": "2026-01-01T00:00:10Z",
+        }
+    )
+    record = fold_run(
+        pipeline="shop", workflow_name="shop-1", status="Succeeded", stages=[pipeline]
+    )
+    assert record.status == "Superseded"
+    names = {datum["MetricName"] for datum in build_metric_data(record)}
+    assert "DeploymentFailed" not in names and "DeploymentSucceeded" not in names
+    assert "RunDurationSeconds" in names

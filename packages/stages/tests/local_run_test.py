@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,6 +28,7 @@ import pytest
 import yaml
 
 from aphex_stages.cluster.local import LocalCluster
+from aphex_stages.local.inspect import local_runs
 from aphex_stages.local.session import LocalPaths, LocalRunOptions, run_local
 from aphex_testing.cdk import ensure_cdk_cli, ensure_sample_venv, sample_app_dir, venv_env
 
@@ -208,7 +210,9 @@ def test_interrupt_leaves_nothing_behind(sample: SampleRepo) -> None:
     assert record is not None and record["phase"] == "Interrupted"
 
 
-def test_fix_and_new_environment_deploy_in_one_run(sample: SampleRepo) -> None:
+def test_fix_and_new_environment_deploy_in_one_run(
+    sample: SampleRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
     def fix_and_add_qa(data: dict[str, Any]) -> None:
         environments = data["environments"]
         dev = next(e for e in environments if e["name"] == "dev")
@@ -229,10 +233,20 @@ def test_fix_and_new_environment_deploy_in_one_run(sample: SampleRepo) -> None:
     code, text = run(sample)
     assert code == 0, text
     first, restarted = phases(text, 0), phases(text, -1)
-    assert first["pipeline-deployment"] == "superseded"
-    assert first["deploy-dev"] == "omitted"
+    # The first run is superseded, not failed: it succeeds and deploys nothing.
+    assert first["pipeline-deployment"] == "succeeded"
+    assert first["deploy-dev"] == "skipped" and first["deploy-qa"] == "skipped"
+    assert first["test-dev"] == "omitted"
+    assert re.search(r"\(run\)\s+succeeded: superseded", text), text
     assert "environment added: qa" in text
     for environment in ("dev", "qa", "staging", "prod"):
         assert restarted[f"deploy-{environment}"] == "succeeded", text
     assert f"aphex-sample-{sha[:12]}-r1" in text
     assert "qa           StorageStack    BucketName" in text
+    # The run records: the superseded run says so, the restart succeeded.
+    capsys.readouterr()
+    assert local_runs(sample.path, "list", None, "json") == 0
+    records = {r["workflow_name"]: r["status"] for r in json.loads(capsys.readouterr().out)}
+    superseded = [name for name, status in records.items() if status == "Superseded"]
+    assert len(superseded) == 1 and not superseded[0].endswith("-r1"), records
+    assert records[f"aphex-sample-{sha[:12]}-r1"] == "Succeeded"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,14 @@ import pytest
 import yaml
 
 from aphex_config import AphexConfig, parse_config
-from aphex_generator import EnvVar, GeneratorSettings, Label, render_workflow_template, warm_up
+from aphex_generator import (
+    EnvVar,
+    GeneratorSettings,
+    Label,
+    Output,
+    render_workflow_template,
+    warm_up,
+)
 from aphex_monitoring import RunStore
 from aphex_stages import selfupdate
 from aphex_stages.cluster import kube
@@ -337,12 +345,18 @@ def stage_env(
     monkeypatch.setenv(HOST_ENV, server.url)
     monkeypatch.setenv(EnvVar.ARTIFACT_BUCKET, BUCKET)
     monkeypatch.setenv(EnvVar.WORK_DIR, str(tmp_path / "work"))
+    monkeypatch.setenv(EnvVar.OUTPUTS_DIR, str(tmp_path / "outputs"))
     return server
 
 
 def run(remote: RemoteRepo, sha: str, workflow: str, pipeline: str = "demo") -> int:
     argv = ["--pipeline", pipeline, "--commit", sha, "--repository", remote.url]
     return pipeline_stage.main([*argv, "--workflow-name", workflow])
+
+
+def superseded_output() -> str:
+    """The pipeline stage's output parameter, as Argo reads it from the pod."""
+    return (Path(os.environ[EnvVar.OUTPUTS_DIR]) / Output.SUPERSEDED).read_text().strip()
 
 
 def stage_status(workflow: str) -> str:
@@ -359,6 +373,7 @@ def test_stage_applies_restarts_once_and_the_restart_does_not_restart(
     # The first run creates the template: nothing to compare, nothing to restart.
     first = f"demo-{remote.sha}"
     assert run(remote, remote.sha, first) == 0
+    assert superseded_output() == "false"
     live = server.get(WT, NS, "demo")
     assert live is not None
     assert live["spec"]["arguments"]["parameters"][0]["name"] == "commit-sha"
@@ -370,7 +385,8 @@ def test_stage_applies_restarts_once_and_the_restart_does_not_restart(
         {"aphex-config.yaml": config_yaml(environments=[env_entry("dev"), env_entry("prod")])}
     )
     current = f"demo-{sha}"
-    assert run(remote, sha, current) == ExitCode.SUPERSEDED == 3
+    assert run(remote, sha, current) == 0  # superseded is an outcome, not a failure
+    assert superseded_output() == "true"
     err = capsys.readouterr().err
     assert f"{EnvVar.INFRA_APP} is not set: not deploying the pipeline's own CDK app" in err
     assert "topology: environment added: prod" in err

@@ -14,12 +14,15 @@ from aphex_generator import names
 from aphex_generator.contract import (
     ENVIRONMENT,
     NOTIFY,
+    OUTPUTS_DIR,
+    PIPELINE,
     TEMPLATE_ENV,
     TEST,
     Annotation,
     EnvVar,
     Label,
     Option,
+    Output,
     Param,
     StageSpec,
 )
@@ -54,6 +57,11 @@ WORKFLOW_UID = "{{workflow.uid}}"
 WORKFLOW_STATUS = "{{workflow.status}}"
 WORKFLOW_FAILURES = "{{workflow.failures}}"
 ENV_PARAM = "{{inputs.parameters.environment}}"  # compact layout only
+#: A run whose pipeline stage restarted it on a new topology deploys nothing more: the
+#: environments after the pipeline stage are skipped, and the run still succeeds.
+NOT_SUPERSEDED = (
+    "{{tasks." + PIPELINE.task + ".outputs.parameters." + Output.SUPERSEDED + "}} == false"
+)
 TIMEOUT_PARAM = "{{inputs.parameters.timeout-seconds}}"  # compact layout only
 
 LAYOUT_PER_ENVIRONMENT = "per-environment"
@@ -74,6 +82,11 @@ def _literal(value: str, what: str) -> str:
     if "{{" in value or "}}" in value:
         raise ValueError(f"{what} {value!r} contains '{{{{' or '}}}}' and cannot be rendered")
     return value
+
+
+def _output(name: str) -> dict[str, Any]:
+    """An output parameter the stage writes into the pod's outputs folder."""
+    return {"name": name, "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}"}}
 
 
 def _succeeded(tasks: Sequence[str]) -> str:
@@ -206,6 +219,7 @@ class _Renderer:
             if node.kind is NodeKind.PIPELINE:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
                 template["container"]["env"] += self.rerender_env()
+                template["outputs"] = {"parameters": [_output(Output.SUPERSEDED)]}
             templates.append(template)
         templates.append(self.exit_handler_template())
         return templates
@@ -274,6 +288,8 @@ class _Renderer:
         task: dict[str, Any] = {"name": node.name, "template": template}
         if node.after:
             task["depends"] = _succeeded(node.after)
+        if node.after == (PIPELINE.task,):
+            task["when"] = NOT_SUPERSEDED
         return task
 
     def per_environment(self) -> list[dict[str, Any]]:
@@ -302,6 +318,7 @@ class _Renderer:
                 "name": ENVIRONMENTS_DAG,
                 "template": ENVIRONMENTS_DAG,
                 "depends": _succeeded([fixed[-1].name]),
+                "when": NOT_SUPERSEDED,
             }
         )
         env_tasks: list[dict[str, Any]] = []

@@ -62,6 +62,8 @@ def fold_run(
         begin = ordered[0].started_at
     else:
         begin = end or utcnow()
+    if status == "Succeeded" and any(stage.status == "Superseded" for stage in ordered):
+        status = "Superseded"
     error = run_error(ordered, failures) if status in ("Failed", "Error") else None
     return RunRecord(
         pipeline=pipeline,

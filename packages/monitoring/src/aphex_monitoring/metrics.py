@@ -71,9 +71,10 @@ def build_metric_data(record: RunRecord, *, now: datetime | None = None) -> list
             data.append(
                 _datum("RunDurationSeconds", record.duration_seconds, "Seconds", when, dims)
             )
-        ok = record.status == "Succeeded"
-        data.append(_datum("DeploymentSucceeded", 1 if ok else 0, "Count", when, dims))
-        data.append(_datum("DeploymentFailed", 0 if ok else 1, "Count", when, dims))
+        if record.status != "Superseded":  # neither a success nor a failure: no alarm
+            ok = record.status == "Succeeded"
+            data.append(_datum("DeploymentSucceeded", 1 if ok else 0, "Count", when, dims))
+            data.append(_datum("DeploymentFailed", 0 if ok else 1, "Count", when, dims))
     return data
 
 

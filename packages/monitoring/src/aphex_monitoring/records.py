@@ -23,10 +23,12 @@ __all__ = [
     "utcnow",
 ]
 
-RunStatus = Literal["Running", "Succeeded", "Failed", "Error"]
+#: Superseded: the run succeeded, but its pipeline stage restarted it on a new topology
+#: (the restarted run deploys the commit); it is never counted as a failure.
+RunStatus = Literal["Running", "Succeeded", "Failed", "Error", "Superseded"]
 StageStatus = Literal["Running", "Succeeded", "Failed", "Error", "Skipped", "Superseded"]
 
-RUN_STATUSES: tuple[str, ...] = ("Running", "Succeeded", "Failed", "Error")
+RUN_STATUSES: tuple[str, ...] = ("Running", "Succeeded", "Failed", "Error", "Superseded")
 STAGE_STATUSES: tuple[str, ...] = (
     "Running",
     "Succeeded",

@@ -16,7 +16,8 @@ class ExitCode(IntEnum):
     OK = 0
     FAILED = 1  # an unexpected error inside the stage
     USAGE = 2  # bad arguments or stage inputs
-    SUPERSEDED = 3  # the pipeline stage restarted the run on a new topology
+    # 3 is not used: a superseded run (the pipeline stage restarted it on a new topology)
+    # exits 0 with the output `superseded=true`, and its later tasks are skipped.
     CONFIG_INVALID = 4  # aphex-config.yaml at the commit does not validate
     GIT_FAILED = 5  # clone or checkout of the commit failed
     COMMAND_FAILED = 6  # a build or test command exited non-zero
@@ -41,7 +42,8 @@ class StageError(Exception):
 
 
 class StageSuperseded(Exception):
-    """The run was replaced by a new one on a new topology; nothing more to deploy here."""
+    """The run was replaced by a new one on a new topology; nothing more to deploy here.
+    The stage still succeeds (exit 0): its record says Superseded."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aphex_generator import EnvVar, Option, StageSpec
+from aphex_generator import OUTPUTS_DIR, EnvVar, Option, StageSpec
 from aphex_monitoring import StageRecord, record_stage
 from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.inputs import StageInputs, check_inputs
@@ -81,6 +81,8 @@ class StageContext:
     args: argparse.Namespace
     log: logging.Logger
     output_keys: list[str] = field(default_factory=list)
+    #: Output parameters (contract `Output` names) written for Argo when the stage ends.
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 StageWork = Callable[[StageContext], None]
@@ -146,6 +148,17 @@ def _record(
     record_stage(settings.artifact_bucket, inputs.pipeline, inputs.workflow_name, record)
 
 
+def _write_outputs(outputs: Mapping[str, str], log: logging.Logger) -> None:
+    """Each output parameter as a file of the pod's outputs folder, where Argo reads it."""
+    if not outputs:
+        return
+    folder = Path(os.environ.get(EnvVar.OUTPUTS_DIR) or OUTPUTS_DIR)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in outputs.items():
+        (folder / name).write_text(value + "\n", encoding="utf-8")
+        log.info("output %s = %s", name, value)
+
+
 def run_stage(stage: Stage, argv: Sequence[str]) -> int:
     """Run `stage` with `argv`; log, time, record and return the exit code. Never raises."""
     args = build_parser(stage).parse_args(argv)
@@ -175,8 +188,8 @@ def run_stage(stage: Stage, argv: Sequence[str]) -> int:
     status, code, cause = "Succeeded", ExitCode.OK, None
     try:
         stage.work(context)
-    except StageSuperseded as superseded:
-        status, code, cause = "Superseded", ExitCode.SUPERSEDED, superseded.reason
+    except StageSuperseded as superseded:  # an outcome, not a failure: the run succeeds
+        status, code, cause = "Superseded", ExitCode.OK, superseded.reason
     except StageError as error:
         for line in error.details:
             log.error("  %s", line)
@@ -203,9 +216,11 @@ def run_stage(stage: Stage, argv: Sequence[str]) -> int:
         output_keys=tuple(context.output_keys),
     )
     if code is ExitCode.OK:
+        _write_outputs(context.outputs, log)
+    if status == "Superseded":
+        log.info("%s superseded in %.1f s: %s", stage.name, elapsed, cause)
+    elif code is ExitCode.OK:
         log.info("%s succeeded in %.1f s", stage.name, elapsed)
-    elif code is ExitCode.SUPERSEDED:
-        log.info("%s superseded in %.1f s (exit %d): %s", stage.name, elapsed, code, cause)
     else:
         log.error("%s %s in %.1f s (exit %d): %s", stage.name, status.lower(), elapsed, code, cause)
     return int(code)

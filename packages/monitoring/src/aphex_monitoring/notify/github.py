@@ -36,7 +36,14 @@ _SCP = re.compile(r"^(?:[^@/\s]+@)?[^:/\s]+:(?!//)(?P<path>[^\s]+)$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s]+/(?P<path>[^\s?#]+)", re.IGNORECASE)
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _SHA = re.compile(r"^[0-9a-fA-F]{7,64}$")
-_STATES = {"Running": "pending", "Succeeded": "success", "Failed": "failure", "Error": "error"}
+#: A superseded run stays pending: its restart, for the same commit, reports the outcome.
+_STATES = {
+    "Running": "pending",
+    "Superseded": "pending",
+    "Succeeded": "success",
+    "Failed": "failure",
+    "Error": "error",
+}
 
 
 def parse_repository(url: str | None) -> tuple[str, str] | None:

@@ -21,7 +21,12 @@ __all__ = ["build_slack_message", "send_slack", "slack_webhook_url"]
 WEBHOOK_ENV = "APHEX_SLACK_WEBHOOK_URL"
 WEBHOOK_FILE_ENV = "APHEX_SLACK_WEBHOOK_FILE"
 
-_ICONS = {"Succeeded": ":white_check_mark:", "Failed": ":x:", "Error": ":warning:"}
+_ICONS = {
+    "Succeeded": ":white_check_mark:",
+    "Failed": ":x:",
+    "Error": ":warning:",
+    "Superseded": ":repeat:",
+}
 
 
 def slack_webhook_url(environ: Mapping[str, str] | None = None) -> str | None:

@@ -25,8 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from aphex_generator import EnvVar
-from aphex_stages.errors import ExitCode
+from aphex_generator import EnvVar, Output
 from aphex_stages.jsonfile import write_json_atomically
 from aphex_stages.local.commands import LAUNCH_PATH, CommandNotFound, import_path, search_path
 from aphex_stages.local.depends import evaluate
@@ -43,7 +42,7 @@ from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.local.when import WhenError, evaluate_when
 from aphex_stages.local.workflow import Task, WorkflowPlan
 
-FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted", "Superseded"}
+FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted"}
 
 Approver = Callable[[str], bool]
 Reporter = Callable[["TaskState"], None]
@@ -66,6 +65,7 @@ class TaskState:
     image: ImageInfo | None = None
     command: list[str] | None = None
     started_at: datetime | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @property
     def elapsed(self) -> float:
@@ -80,8 +80,14 @@ class RunResult:
     """What a workflow run ended with."""
 
     workflow: str
-    phase: str  # Succeeded, Failed, Superseded, Interrupted
+    phase: str  # Succeeded, Failed, Interrupted
     tasks: dict[str, TaskState] = field(default_factory=dict)
+
+    @property
+    def superseded(self) -> bool:
+        """Whether the pipeline stage restarted this run on a new topology (it still
+        succeeds: the tasks after it were skipped)."""
+        return any(t.outputs.get(Output.SUPERSEDED) == "true" for t in self.tasks.values())
 
     def failed_tasks(self) -> list[TaskState]:
         """Tasks that failed or errored, in the order they finished."""
@@ -194,6 +200,7 @@ class LocalWorkflow:
             "image": state.image.to_json() if state.image else None,
             "command": state.command,
             "log": state.log_path.name if state.log_path else None,
+            "outputs": state.outputs,
         }
         with contextlib.suppress(OSError):
             write_json_atomically(self.run_dir / f"{state.name}.json", record, sort_keys=True)
@@ -240,6 +247,7 @@ class LocalWorkflow:
                 self._processes.pop(state.name, None)
         state.exit_code = code
         produced = process.outputs()
+        state.outputs = produced
         with self._lock:
             for name, value in produced.items():
                 self.scope[f"tasks.{state.name}.outputs.parameters.{name}"] = value
@@ -247,8 +255,6 @@ class LocalWorkflow:
             self._finish(state, "Failed", "interrupted")
         elif code == 0:
             self._finish(state, "Succeeded")
-        elif code == ExitCode.SUPERSEDED:
-            self._finish(state, "Superseded", _last_line(state.log_path))
         else:
             self._finish(state, "Failed", _last_line(state.log_path) or f"exit code {code}")
 
@@ -323,10 +329,7 @@ class LocalWorkflow:
         with ThreadPoolExecutor(max_workers=self.parallelism) as pool:
             while True:
                 finished = {n: s.phase for n, s in self.states.items() if s.phase in FINISHED}
-                superseded = any(p == "Superseded" for p in finished.values())
-                runnable, omitted = (
-                    ([], []) if (self._stopping or superseded) else self._ready(finished)
-                )
+                runnable, omitted = ([], []) if self._stopping else self._ready(finished)
                 for task in omitted:
                     self._finish(self.states[task.name], "Omitted")
                 if omitted:
@@ -354,8 +357,6 @@ class LocalWorkflow:
         phases = {state.phase for state in self.states.values()}
         if self._stopping:
             return "Interrupted"
-        if "Superseded" in phases:
-            return "Superseded"
         if phases & {"Failed", "Errored"}:
             return "Failed"
         return "Succeeded"
@@ -379,7 +380,7 @@ class LocalWorkflow:
         name = self.plan.on_exit
         if not name or name not in self.plan.templates:
             return
-        argo_status = {"Superseded": "Succeeded", "Interrupted": "Failed"}.get(phase, phase)
+        argo_status = {"Interrupted": "Failed"}.get(phase, phase)
         self.scope["workflow.status"] = argo_status
         self.scope["workflow.failures"] = self._failures()
         state = TaskState(name="on-exit", template=name)

@@ -18,7 +18,6 @@ _MARK = {
     "Errored": "✗",
     "Omitted": "-",
     "Skipped": "-",
-    "Superseded": "↻",
 }
 
 

@@ -266,7 +266,7 @@ class LocalRun:
             try:
                 while queue:
                     results.append(self._execute(queue.pop(0), env))
-                    if results[-1].phase == "Superseded":
+                    if results[-1].superseded:
                         queue.extend(self._restarts({r.workflow for r in results}))
             except KeyboardInterrupt:
                 self.say(

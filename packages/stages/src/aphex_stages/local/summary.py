@@ -17,7 +17,10 @@ def render_summary(
 ) -> str:
     """Tasks of every workflow run, then each environment's stacks and outputs, then where logs are."""
     rows = []
-    for result in results:
+    for index, result in enumerate(results):
+        if result.superseded:
+            following = results[index + 1].workflow if index + 1 < len(results) else "-"
+            rows.append([result.workflow, "(run)", "succeeded: superseded", f"-> {following}"])
         for state in result.tasks.values():
             rows.append(
                 [
@@ -48,5 +51,5 @@ def render_summary(
         else:
             parts.append(f"pipeline ended {final.phase.lower()} ({final.workflow})")
     for result in results:
-        parts.append(f"logs: {runs_dir / result.workflow}/<task>.log")
+        parts.append(f"logs: {runs_dir / result.workflow}/<task>.log (and <task>.json)")
     return "\n".join(parts)

@@ -9,7 +9,9 @@
    the pod's environment variables (never from the commit), validates it, has the cluster
    dry-run it and applies it with the ``resourceVersion`` it read (``selfupdate``);
 4. when the topology changed, submits this commit again on the new template (once per
-   commit) and ends this run as superseded (exit 3), before any environment deploys.
+   commit) and ends this run as superseded: the stage succeeds with the output
+   ``superseded=true``, so the run's environment tasks are skipped (their `when`) and the
+   run succeeds; its record says Superseded. Otherwise the output is ``false``.
 
 The cluster is Kubernetes (in-cluster, kubeconfig or ``APHEX_KUBE_HOST``) unless
 ``APHEX_CLUSTER=local:<dir>`` selects the local one.
@@ -22,9 +24,9 @@ import os
 from pathlib import Path
 
 from aphex_config import AphexConfig
-from aphex_generator import CONFIG_FILE, PIPELINE, EnvVar
+from aphex_generator import CONFIG_FILE, PIPELINE, EnvVar, Output
 from aphex_stages.cluster import ClusterError, cluster_from_env
-from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.generator_settings import generator_settings_from_env
 from aphex_stages.preflight import check_commands, check_toolchain, test_commands
 from aphex_stages.runner import Stage, StageContext, pipeline_region
@@ -82,7 +84,12 @@ def _work(context: StageContext) -> None:
     except ClusterError as error:
         raise StageError(ExitCode.CLUSTER_FAILED, str(error)) from error
     update = update_template(cluster, config, settings, log=log)
-    restart_if_topology_changed(cluster, update, inputs, config.pipeline.name, log=log)
+    context.outputs[Output.SUPERSEDED] = "false"
+    try:
+        restart_if_topology_changed(cluster, update, inputs, config.pipeline.name, log=log)
+    except StageSuperseded:
+        context.outputs[Output.SUPERSEDED] = "true"  # the run's later tasks are skipped
+        raise
 
 
 stage = Stage(
