@@ -132,6 +132,32 @@ def test_expressions_that_cannot_be_read_with_certainty_are_accepted(expression:
     assert _problems(doc) == []
 
 
+def test_an_inlined_template_reads_earlier_steps_and_its_loop_item() -> None:
+    # Argo substitutes an inline template with its step's scope.
+    doc = _workflow(
+        """
+        apiVersion: argoproj.io/v1alpha1
+        kind: Workflow
+        metadata: {generateName: inline-}
+        spec:
+          entrypoint: main
+          templates:
+            - name: main
+              steps:
+                - - {name: flip, template: flip}
+                - - name: show
+                    withItems: [a, b]
+                    inline:
+                      container:
+                        image: alpine:3.19
+                        command: [echo, "{{steps.flip.outputs.result}}", "{{item}}"]
+            - name: flip
+              script: {image: alpine:3.19, command: [sh], source: echo heads}
+        """
+    )
+    assert _problems(doc) == []
+
+
 # -- typos: exactly one problem each -----------------------------------------------------
 
 

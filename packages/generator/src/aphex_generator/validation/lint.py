@@ -183,8 +183,8 @@ class _Linter:
         found = self.by_name.get(name) if isinstance(name, str) else None
         return Callee(found, str(name))
 
-    def template(self, tpl: dict[str, Any], path: str, item: bool = False) -> None:
-        """Lint one template; ``item``: it is inlined in a looped step or task."""
+    def template(self, tpl: dict[str, Any], path: str, outer: Scope | None = None) -> None:
+        """Lint one template; ``outer``: the scope of the step or task it is inlined in."""
         dag = tpl.get("dag")
         steps = tpl.get("steps")
         if isinstance(dag, dict):
@@ -193,7 +193,10 @@ class _Linter:
             root = "steps"
             groups = steps if isinstance(steps, list) else []
             nodes = [s for group in groups if isinstance(group, list) for s in group]
-        own = scope = Scope(self.wf, tpl, item=item)
+        own = scope = Scope(self.wf, tpl, item=bool(outer and outer.item))
+        if outer is not None and outer.nodes is not None:
+            # An inlined template is substituted with its step's scope: earlier steps too.
+            own = scope = replace(own, nodes=outer.nodes, node_root=outer.node_root)
         if isinstance(dag, dict) or isinstance(steps, list):
             # Its steps or tasks, and its outputs, may read its steps' or tasks' outputs.
             callees: dict[str, Callee] = {}
@@ -222,7 +225,7 @@ class _Linter:
         inner = replace(scope, item=looped)
         for key, value in item.items():
             if key == "inline" and isinstance(value, dict):
-                self.template(value, join_path(path, key), looped)
+                self.template(value, join_path(path, key), inner)
             else:
                 _scan(value, inner, join_path(path, key), self.out)
 
