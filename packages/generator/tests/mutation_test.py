@@ -148,7 +148,8 @@ def test_undeclared_parameter_reference_is_a_lint_problem(template: dict[str, An
     assert problem.layer == "lint"
     assert (
         problem.message
-        == "'{{workflow.parameters.commit}}' refers to undeclared workflow parameter 'commit'"
+        == "'{{workflow.parameters.commit}}' refers to undeclared workflow parameter 'commit' "
+        "(did you mean 'commit-sha'?)"
     )
     _tpl(template, "build")["container"]["args"][3] = "{{inputs.parameters.commit-sha}}"
     (problem,) = validate(template)
@@ -158,7 +159,10 @@ def test_undeclared_parameter_reference_is_a_lint_problem(template: dict[str, An
 def test_unknown_argo_variable_is_a_lint_problem(template: dict[str, Any]) -> None:
     _tpl(template, "exit-handler")["container"]["args"][-1] = "{{workflow.failure}}"
     (problem,) = validate(template)
-    assert problem.message == "'{{workflow.failure}}' is not a known workflow variable"
+    assert problem.message == (
+        "'{{workflow.failure}}' is not a known workflow variable "
+        "(did you mean '{{workflow.failures}}'?)"
+    )
 
 
 def test_wrong_kind_of_events_field_is_an_events_problem() -> None:

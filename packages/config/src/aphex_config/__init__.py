@@ -18,6 +18,7 @@ from .models import (
     TestSettings,
 )
 from .parse import load_config, parse_config
+from .reference import render_reference
 from .schema import json_schema, schema_text
 from .version import __version__
 
@@ -39,5 +40,6 @@ __all__ = [
     "load_config",
     "main",
     "parse_config",
+    "render_reference",
     "schema_text",
 ]

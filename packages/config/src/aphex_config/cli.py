@@ -1,4 +1,4 @@
-"""The ``aphex-config`` command: ``validate FILE...``, ``schema``, ``--version``."""
+"""The ``aphex-config`` command: ``validate FILE...``, ``schema``, ``reference``, ``--version``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from .errors import ConfigError, ConfigReadError
 from .parse import load_config
+from .reference import render_reference
 from .schema import schema_text
 from .version import __version__
 
@@ -19,7 +20,7 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="aphex-config",
-        description="Validate aphex-config.yaml files and print their JSON Schema.",
+        description="Validate aphex-config.yaml files; print their JSON Schema or reference.",
         epilog="Exit status: 0 valid, 1 invalid, 2 usage or I/O error.",
     )
     parser.add_argument("--version", action="version", version=f"aphex-config {__version__}")
@@ -42,6 +43,12 @@ def _parser() -> argparse.ArgumentParser:
         help="print the JSON Schema (draft 2020-12) for editors",
         description="Print the JSON Schema (draft 2020-12) of aphex-config.yaml.",
     )
+    commands.add_parser(
+        "reference",
+        help="print the reference of every field (Markdown)",
+        description="Print the reference of every field of aphex-config.yaml, in Markdown: "
+        "path, type, required, default, constraints, description and an example.",
+    )
     return parser
 
 
@@ -63,6 +70,9 @@ def _main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schema":
         sys.stdout.write(schema_text())
+        return EXIT_OK
+    if args.command == "reference":
+        sys.stdout.write(render_reference())
         return EXIT_OK
     return _validate(args.files, json_output=args.output == "json")
 

@@ -130,8 +130,16 @@ class Images(BaseModel):
 
     model_config = _MODEL
 
-    builder: Image | None = Field(None, description="Image of the validation and build steps.")
-    deployer: Image | None = Field(None, description="Image of the deployment and test steps.")
+    builder: Image | None = Field(
+        None,
+        description="Image of the validation and build steps.",
+        examples=["ghcr.io/acme/aphex-builder:1.4.0"],
+    )
+    deployer: Image | None = Field(
+        None,
+        description="Image of the deployment and test steps.",
+        examples=["ghcr.io/acme/aphex-deployer:1.4.0"],
+    )
 
 
 class Notifications(BaseModel):
@@ -139,12 +147,18 @@ class Notifications(BaseModel):
 
     model_config = _MODEL
 
-    sns_topic_arn: SnsTopicArn | None = Field(None, description="SNS topic for run results.")
+    sns_topic_arn: SnsTopicArn | None = Field(
+        None,
+        description="SNS topic for run results.",
+        examples=["arn:aws:sns:us-east-1:111111111111:deploys"],
+    )
     slack_webhook_secret: SecretName | None = Field(
-        None, description="Name of a Kubernetes Secret holding the Slack webhook URL."
+        None,
+        description="Name of a Kubernetes Secret holding the Slack webhook URL.",
+        examples=["slack-webhook"],
     )
     github_status: Annotated[bool, Flag()] = Field(
-        False, description="Report commit status back to GitHub."
+        False, description="Report commit status back to GitHub.", examples=[True]
     )
 
 
@@ -153,15 +167,32 @@ class PipelineSettings(BaseModel):
 
     model_config = _MODEL
 
-    name: PipelineName = Field(description="Names the WorkflowTemplate; a DNS-1123 label.")
-    repository: Repository = Field(description="Git URL of the application repository.")
-    branch: Branch = Field("main", description="Only pushes to this branch trigger a run.")
-    namespace: Namespace = Field("argo", description="Kubernetes namespace of the workflows.")
-    artifact_retention_days: Annotated[int, Int(1, 3650)] = Field(
-        90, description="Days the artifact bucket keeps build artifacts."
+    name: PipelineName = Field(
+        description="Names the WorkflowTemplate; a DNS-1123 label.", examples=["orders-service"]
     )
-    images: Images | None = None
-    notifications: Notifications | None = None
+    repository: Repository = Field(
+        description="Git URL of the application repository.",
+        examples=["https://github.com/acme/orders-service.git"],
+    )
+    branch: Branch = Field(
+        "main", description="Only pushes to this branch trigger a run.", examples=["release"]
+    )
+    namespace: Namespace = Field(
+        "argo", description="Kubernetes namespace of the workflows.", examples=["ci"]
+    )
+    artifact_retention_days: Annotated[int, Int(1, 3650)] = Field(
+        90, description="Days the artifact bucket keeps build artifacts.", examples=[30]
+    )
+    images: Images | None = Field(
+        None,
+        description="Container images of the steps; default: the project's published images.",
+        examples=[{"deployer": "ghcr.io/acme/aphex-deployer:1.4.0"}],
+    )
+    notifications: Notifications | None = Field(
+        None,
+        description="Where run results are reported; default: nowhere.",
+        examples=[{"github_status": True}],
+    )
 
 
 class BuildSettings(BaseModel):
@@ -169,11 +200,18 @@ class BuildSettings(BaseModel):
 
     model_config = _MODEL
 
-    commands: Commands = Field(description="Build commands, run in order.")
-    artifacts: Annotated[tuple[ArtifactGlob, ...], Items(1, 100)] | None = Field(
-        None, description="Glob patterns packaged as the build artifact; default: all but .git."
+    commands: Commands = Field(
+        description="Build commands, run in order: a string runs in /bin/sh -c, a list is an argv.",
+        examples=[["npm ci", ["npm", "run", "build"]]],
     )
-    timeout_minutes: Minutes = 30
+    artifacts: Annotated[tuple[ArtifactGlob, ...], Items(1, 100)] | None = Field(
+        None,
+        description="Glob patterns packaged as the build artifact; default: all but .git.",
+        examples=[["cdk.out/**", "dist/**"]],
+    )
+    timeout_minutes: Minutes = Field(
+        30, description="Minutes the build may run before it fails.", examples=[45]
+    )
 
 
 class Stack(BaseModel):
@@ -181,7 +219,9 @@ class Stack(BaseModel):
 
     model_config = _MODEL
 
-    name: StackName = Field(description="The CDK stack's CloudFormation name.")
+    name: StackName = Field(
+        description="The CDK stack's CloudFormation name.", examples=["OrdersApi"]
+    )
 
 
 class TestSettings(BaseModel):
@@ -190,8 +230,13 @@ class TestSettings(BaseModel):
     __test__ = False  # not a pytest test class, despite the name
     model_config = _MODEL
 
-    commands: Commands = Field(description="Test commands, run in order.")
-    timeout_minutes: Minutes = 30
+    commands: Commands = Field(
+        description="Test commands, run in order: a string runs in /bin/sh -c, a list is an argv.",
+        examples=[["npm run test:integration"]],
+    )
+    timeout_minutes: Minutes = Field(
+        30, description="Minutes the tests may run before they fail.", examples=[15]
+    )
 
 
 class Environment(BaseModel):
@@ -199,27 +244,42 @@ class Environment(BaseModel):
 
     model_config = _MODEL
 
-    name: EnvironmentName = Field(description="Unique name; a DNS-1123 label of 1..30 chars.")
-    account: AccountId = Field(description="AWS account id: 12 digits, quoted.")
-    region: Region = Field(description="AWS region name.")
+    name: EnvironmentName = Field(
+        description="Unique name; a DNS-1123 label of 1..30 chars.", examples=["staging"]
+    )
+    account: AccountId = Field(
+        description="AWS account id: 12 digits, quoted.", examples=["111111111111"]
+    )
+    region: Region = Field(description="AWS region name.", examples=["eu-west-1"])
     role_arn: RoleArn | None = Field(
         None,
         description="Role assumed for deployment; default arn:aws:iam::<account>:role/aphex-deploy.",
+        examples=["arn:aws:iam::111111111111:role/cdk-deployer"],
     )
     stacks: Annotated[tuple[Stack, ...], Items(1, 100)] = Field(
-        description="Stacks deployed, in this order."
+        description="Stacks deployed, in this order.",
+        examples=[[{"name": "OrdersDatabase"}, {"name": "OrdersApi"}]],
     )
     context: Annotated[Mapping[str, ContextValue], ContextSpec()] = Field(
         default_factory=lambda: MappingProxyType({}),
-        description="CDK context for this environment.",
+        description="CDK context for this environment: string, number or boolean values.",
+        json_schema_extra={"default": {}},
+        examples=[
+            {"stage": "staging", "replicas": 2, "@aws-cdk/core:newStyleStackSynthesis": True}
+        ],
     )
-    tests: TestSettings | None = None
+    tests: TestSettings | None = Field(
+        None,
+        description="Post-deployment tests run after the stacks deploy; default: none.",
+        examples=[{"commands": ["npm run test:smoke"], "timeout_minutes": 15}],
+    )
     depends_on: Annotated[tuple[EnvironmentName, ...], Items(0, 200)] | None = Field(
         None,
         description="Environments that must finish first; default: the previous one; [] = first wave.",
+        examples=[["dev"]],
     )
     approval: Annotated[Literal["none", "manual"], Choice(("none", "manual"))] = Field(
-        "none", description="manual: a suspend gate before this environment."
+        "none", description="manual: a suspend gate before this environment.", examples=["manual"]
     )
 
     @property
@@ -237,11 +297,29 @@ class AphexConfig(BaseModel):
 
     version: Annotated[
         Literal[1], Int(1, 1, "must be 1, the only version supported today")
-    ] = Field(description="Format version; only 1 is accepted.")
-    pipeline: PipelineSettings
-    build: BuildSettings
+    ] = Field(description="Format version; only 1 is accepted.", examples=[1])
+    pipeline: PipelineSettings = Field(
+        description="Identity and settings of the pipeline itself.",
+        examples=[
+            {"name": "orders-service", "repository": "https://github.com/acme/orders-service.git"}
+        ],
+    )
+    build: BuildSettings = Field(
+        description="How the application is built.",
+        examples=[{"commands": ["npm ci", "npm run build"]}],
+    )
     environments: Annotated[tuple[Environment, ...], Items(1, 200)] = Field(
-        description="Deployment targets in file order; names unique."
+        description="Deployment targets in file order; names unique.",
+        examples=[
+            [
+                {
+                    "name": "dev",
+                    "account": "111111111111",
+                    "region": "us-east-1",
+                    "stacks": [{"name": "OrdersApi"}],
+                }
+            ]
+        ],
     )
 
     _by_name: dict[str, Environment] = PrivateAttr(default_factory=dict)

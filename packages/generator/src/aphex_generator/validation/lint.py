@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import replace
 from typing import Any
 
 from aphex_generator.problem import Problem, join_path
+from aphex_generator.validation.variables import Callee, Scope, WorkflowVars, check_tag
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_EXPR_PARAM = re.compile(
-    r"\b(workflow|inputs)\.parameters(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['\"]([^'\"]+)['\"]\s*\])"
-)
 _DEPENDS_TOKEN = re.compile(r"&&|\|\||[!()]")
 _TASK_RESULTS = {
     "Succeeded",
@@ -28,43 +26,7 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL_VALUE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _METRIC_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
-_IDENTIFIER_TAG = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-\[\]'\"]*")
-
-#: ``workflow.*`` variables Argo defines (exact names, or prefixes ending in a dot).
-_WORKFLOW_VARS = {
-    "name",
-    "namespace",
-    "uid",
-    "status",
-    "failures",
-    "serviceAccountName",
-    "mainEntrypoint",
-    "duration",
-    "priority",
-    "scheduledTime",
-    "creationTimestamp",
-    "parameters",
-    "parameters.json",
-    "labels.json",
-    "annotations.json",
-}
-_WORKFLOW_PREFIXES = ("creationTimestamp.", "labels.", "annotations.", "outputs.")
-#: Roots of variables that exist in some scope without a declaration to check.
-_FREE_ROOTS = {"pod", "node", "retries", "lastRetry", "status", "duration", "exitCode"}
-_FREE_ROOTS_CRON = {"cronworkflow"}
-_ARGO_ROOTS = {"workflow", "inputs", "outputs", "tasks", "steps", "item"} | _FREE_ROOTS
-
-
-@dataclass
-class _Scope:
-    """What a ``{{...}}`` tag at one place may refer to."""
-
-    workflow_params: set[str] | None  # None: unknown (parameters come from a referenced template)
-    template: dict[str, Any] | None = None
-    tasks: set[str] | None = None  # DAG task names, or step names for a steps template
-    kind: str = "dag"
-    item: bool = False
-    extra_roots: set[str] = field(default_factory=set)
+_LOOPS = ("withItems", "withParam", "withSequence")
 
 
 def _names(items: Any) -> set[str]:
@@ -73,78 +35,40 @@ def _names(items: Any) -> set[str]:
     return {i["name"] for i in items if isinstance(i, dict) and isinstance(i.get("name"), str)}
 
 
-def _declared(template: dict[str, Any] | None, section: str, kind: str) -> set[str]:
-    if not template or not isinstance(template.get(section), dict):
-        return set()
-    return _names(template[section].get(kind))
+def _globals(spec: dict[str, Any]) -> tuple[frozenset[str] | None, frozenset[str] | None]:
+    """Every ``globalName`` of the spec's outputs, or None when some may come from elsewhere."""
+    found: dict[str, set[str]] = {"parameters": set(), "artifacts": set()}
+    open_ended = False
+
+    def walk(value: Any) -> None:
+        nonlocal open_ended
+        if isinstance(value, dict):
+            open_ended |= "templateRef" in value
+            outputs = value.get("outputs")
+            for kind, names in found.items():
+                items = outputs.get(kind) if isinstance(outputs, dict) else None
+                for item in items if isinstance(items, list) else ():
+                    name = item.get("globalName") if isinstance(item, dict) else None
+                    if isinstance(name, str):
+                        open_ended |= "{{" in name
+                        names.add(name)
+            for item in value.values():
+                walk(item)
+        elif isinstance(value, list):
+            for item in value:
+                walk(item)
+
+    walk(spec)
+    if open_ended:
+        return None, None
+    return frozenset(found["parameters"]), frozenset(found["artifacts"])
 
 
-def _check_tag(tag: str, scope: _Scope, path: str) -> str | None:
-    """Return an error message when ``{{tag}}`` cannot resolve in ``scope``, else None."""
-    tag = tag.strip()
-    if tag.startswith("="):
-        for match in _EXPR_PARAM.finditer(tag):
-            root, name = match.group(1), match.group(2) or match.group(3)
-            err = _check_simple(f"{root}.parameters.{name}", scope)
-            if err:
-                return err
-        return None
-    if not _IDENTIFIER_TAG.fullmatch(tag):
-        return None  # not an Argo variable (e.g. a Go template in a resource manifest)
-    return _check_simple(tag, scope)
-
-
-def _check_simple(tag: str, scope: _Scope) -> str | None:
-    parts = tag.split(".")
-    root = parts[0]
-    rest = ".".join(parts[1:])
-    if root == "workflow":
-        if rest.startswith("parameters.") and rest != "parameters.json":
-            name = rest[len("parameters.") :]
-            if scope.workflow_params is not None and name not in scope.workflow_params:
-                return f"'{{{{{tag}}}}}' refers to undeclared workflow parameter '{name}'"
-            return None
-        if rest in _WORKFLOW_VARS or rest.startswith(_WORKFLOW_PREFIXES):
-            return None
-        return f"'{{{{{tag}}}}}' is not a known workflow variable"
-    if root in ("inputs", "outputs"):
-        if scope.template is None:
-            return f"'{{{{{tag}}}}}' is only defined inside a template"
-        if len(parts) == 2 and parts[1] in ("parameters", "artifacts", "result"):
-            return None
-        if len(parts) >= 3 and parts[1] in ("parameters", "artifacts"):
-            name = ".".join(parts[2:])
-            if name not in _declared(scope.template, root, parts[1]):
-                what = "input" if root == "inputs" else "output"
-                kind = parts[1][:-1]
-                return f"'{{{{{tag}}}}}' refers to undeclared {what} {kind} '{name}'"
-            return None
-        if root == "outputs" and rest in ("result", "exitCode"):
-            return None
-        return f"'{{{{{tag}}}}}' is not a known {root} variable"
-    if root in ("tasks", "steps"):
-        expected = "dag" if root == "tasks" else "steps"
-        if scope.tasks is None or scope.kind != expected:
-            return f"'{{{{{tag}}}}}' is only defined inside a {expected} template"
-        if len(parts) < 2:
-            return f"'{{{{{tag}}}}}' names no {root[:-1]}"
-        if parts[1] in ("name", "status") and len(parts) == 2:
-            return None
-        if parts[1] not in scope.tasks:
-            return f"'{{{{{tag}}}}}' refers to unknown {root[:-1]} '{parts[1]}'"
-        return None
-    if root == "item":
-        return None if scope.item else f"'{{{{{tag}}}}}' is only defined in a looped task or step"
-    if root in _FREE_ROOTS or root in scope.extra_roots:
-        return None
-    return f"'{{{{{tag}}}}}' is not a known variable"
-
-
-def _scan(value: Any, scope: _Scope, path: str, out: list[Problem]) -> None:
+def _scan(value: Any, scope: Scope, path: str, out: list[Problem]) -> None:
     if isinstance(value, str):
         if "{{" in value:
             for match in _TAG.finditer(value):
-                err = _check_tag(match.group(1), scope, path)
+                err = check_tag(match.group(1), scope)
                 if err:
                     out.append(Problem(path, err, "lint"))
     elif isinstance(value, dict):
@@ -196,11 +120,18 @@ class _Linter:
         templates = spec.get("templates")
         self.templates: list[Any] = templates if isinstance(templates, list) else []
         self.names: set[str] = set()
+        self.by_name: dict[str, dict[str, Any]] = {}
         self.uses_ref = isinstance(spec.get("workflowTemplateRef"), dict)
         args = spec.get("arguments")
         declared = _names(args.get("parameters")) if isinstance(args, dict) else set()
-        self.workflow_params: set[str] | None = None if self.uses_ref else declared
-        self.extra_roots = _FREE_ROOTS_CRON if kind == "CronWorkflow" else set()
+        params, artifacts = (None, None) if self.uses_ref else _globals(spec)
+        self.wf = WorkflowVars(
+            params=None if self.uses_ref else frozenset(declared),
+            strict_params=kind in ("Workflow", "CronWorkflow"),
+            global_params=params,
+            global_artifacts=artifacts,
+            cron=kind == "CronWorkflow",
+        )
 
     def problem(self, path: str, message: str) -> None:
         self.out.append(Problem(path, message, "lint"))
@@ -221,14 +152,16 @@ class _Linter:
                     join_path(tpl_path, index, "name"), f"duplicate template name '{tpl['name']}'"
                 )
             self.names.add(tpl["name"])
+            self.by_name.setdefault(tpl["name"], tpl)
         if self.templates or not self.uses_ref:
             self.ref(self.spec.get("entrypoint"), join_path(spec_path, "entrypoint"), "entrypoint")
             self.ref(self.spec.get("onExit"), join_path(spec_path, "onExit"), "onExit handler")
         self.hooks(self.spec.get("hooks"), join_path(spec_path, "hooks"))
-        scope = _Scope(self.workflow_params, extra_roots=self.extra_roots)
+        scope = Scope(self.wf)
         for key, value in self.spec.items():
             if key != "templates":
-                _scan(value, scope, join_path(spec_path, key), self.out)
+                here = replace(scope, metrics=True) if key == "metrics" else scope
+                _scan(value, here, join_path(spec_path, key), self.out)
         for index, tpl in enumerate(self.templates):
             if isinstance(tpl, dict):
                 self.template(tpl, join_path(tpl_path, index))
@@ -242,35 +175,61 @@ class _Linter:
                         hook.get("template"), join_path(path, name, "template"), "hook template"
                     )
 
-    def template(self, tpl: dict[str, Any], path: str) -> None:
-        scope = _Scope(self.workflow_params, tpl, extra_roots=self.extra_roots)
+    def callee(self, item: dict[str, Any]) -> Callee:
+        """What a step or task runs, when this workflow holds it."""
+        if isinstance(item.get("inline"), dict):
+            return Callee(item["inline"], "inline")
+        name = item.get("template")
+        found = self.by_name.get(name) if isinstance(name, str) else None
+        return Callee(found, str(name))
+
+    def template(self, tpl: dict[str, Any], path: str, outer: Scope | None = None) -> None:
+        """Lint one template; ``outer``: the scope of the step or task it is inlined in."""
         dag = tpl.get("dag")
         steps = tpl.get("steps")
+        if isinstance(dag, dict):
+            root, nodes = "tasks", dag.get("tasks")
+        else:
+            root = "steps"
+            groups = steps if isinstance(steps, list) else []
+            nodes = [s for group in groups if isinstance(group, list) for s in group]
+        own = scope = Scope(self.wf, tpl, item=bool(outer and outer.item))
+        if outer is not None and outer.nodes is not None:
+            # An inlined template is substituted with its step's scope: earlier steps too.
+            own = scope = replace(own, nodes=outer.nodes, node_root=outer.node_root)
+        if isinstance(dag, dict) or isinstance(steps, list):
+            # Its steps or tasks, and its outputs, may read its steps' or tasks' outputs.
+            callees: dict[str, Callee] = {}
+            for node in nodes if isinstance(nodes, list) else ():
+                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                    callees.setdefault(node["name"], self.callee(node))
+            scope = replace(own, nodes=callees, node_root=root)
         for key, value in tpl.items():
             if key not in ("dag", "steps"):
-                _scan(value, scope, join_path(path, key), self.out)
+                here = own if key == "inputs" else scope
+                here = replace(here, metrics=True) if key == "metrics" else here
+                _scan(value, here, join_path(path, key), self.out)
         if isinstance(dag, dict):
-            self.dag(tpl, dag, join_path(path, "dag"))
+            self.dag(dag, join_path(path, "dag"), scope)
         if isinstance(steps, list):
-            self.steps(tpl, steps, join_path(path, "steps"))
+            self.steps(steps, join_path(path, "steps"), scope)
 
-    def step_like(self, item: dict[str, Any], path: str, scope: _Scope) -> None:
+    def step_like(self, item: dict[str, Any], path: str, scope: Scope) -> None:
         if "template" in item:
             self.ref(item.get("template"), join_path(path, "template"), "template")
         elif "templateRef" not in item and "inline" not in item:
             self.problem(path, "names no template (template, templateRef or inline)")
         self.ref(item.get("onExit"), join_path(path, "onExit"), "onExit handler")
         self.hooks(item.get("hooks"), join_path(path, "hooks"))
-        looped = any(k in item for k in ("withItems", "withParam", "withSequence"))
-        inner = _Scope(scope.workflow_params, scope.template, scope.tasks, scope.kind, looped)
-        inner.extra_roots = scope.extra_roots
+        looped = scope.item or any(k in item for k in _LOOPS)
+        inner = replace(scope, item=looped)
         for key, value in item.items():
             if key == "inline" and isinstance(value, dict):
-                self.template(value, join_path(path, key))
+                self.template(value, join_path(path, key), inner)
             else:
                 _scan(value, inner, join_path(path, key), self.out)
 
-    def dag(self, tpl: dict[str, Any], dag: dict[str, Any], path: str) -> None:
+    def dag(self, dag: dict[str, Any], path: str, scope: Scope) -> None:
         tasks = dag.get("tasks")
         tasks = tasks if isinstance(tasks, list) else []
         names: set[str] = set()
@@ -282,7 +241,6 @@ class _Linter:
                         f"duplicate task name '{task['name']}'",
                     )
                 names.add(task["name"])
-        scope = _Scope(self.workflow_params, tpl, names, "dag", extra_roots=self.extra_roots)
         for key, value in dag.items():
             if key != "tasks":
                 _scan(value, scope, join_path(path, key), self.out)
@@ -322,15 +280,7 @@ class _Linter:
         if cycle:
             self.problem(join_path(path, "tasks"), "dependency cycle: " + " -> ".join(cycle))
 
-    def steps(self, tpl: dict[str, Any], groups: list[Any], path: str) -> None:
-        names = {
-            step["name"]
-            for group in groups
-            if isinstance(group, list)
-            for step in group
-            if isinstance(step, dict) and isinstance(step.get("name"), str)
-        }
-        scope = _Scope(self.workflow_params, tpl, names, "steps", extra_roots=self.extra_roots)
+    def steps(self, groups: list[Any], path: str, scope: Scope) -> None:
         for gi, group in enumerate(groups):
             if not isinstance(group, list):
                 continue
