@@ -225,3 +225,42 @@ def test_public_api_matches_the_contract() -> None:
     for name in names:
         assert hasattr(aphex_config, name)
     assert aphex_config.__version__ == "0.1.0"
+
+
+TOOLCHAIN = """\
+toolchain:
+  files: [requirements.txt, tests/requirements.txt]
+  install:
+    - [python3, -m, venv, venv]
+    - venv/bin/pip install -r requirements.txt -r tests/requirements.txt
+  path: [venv/bin]
+"""
+
+
+def test_a_toolchain_is_optional_and_typed() -> None:
+    assert aphex_config.parse_config(BASE).toolchain is None
+    config = aphex_config.parse_config(edit("environments:\n", TOOLCHAIN + "environments:\n"))
+    toolchain = config.toolchain
+    assert isinstance(toolchain, aphex_config.Toolchain)
+    assert toolchain.files == ("requirements.txt", "tests/requirements.txt")
+    assert toolchain.install[0] == ("python3", "-m", "venv", "venv")
+    assert toolchain.path == ("venv/bin",) and toolchain.link == ()
+    assert toolchain.timeout_minutes == 20
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("/etc/passwd", "must be a relative path"),
+        ("../outside", "no '..'"),
+        ("req*.txt", "no wildcard"),
+    ],
+)
+def test_toolchain_files_stay_inside_the_repository(entry: str, message: str) -> None:
+    text = edit(
+        "environments:\n", TOOLCHAIN.replace("tests/requirements.txt", entry) + "environments:\n"
+    )
+    with pytest.raises(aphex_config.ConfigError) as error:
+        aphex_config.parse_config(text)
+    (problem,) = error.value.problems
+    assert problem.path == "toolchain.files[1]" and message in problem.message

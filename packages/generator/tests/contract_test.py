@@ -11,6 +11,8 @@ from aphex_generator import (
     PIPELINE,
     STAGES,
     TEMPLATE_ENV,
+    TOOLCHAIN_MOUNT,
+    TOOLCHAIN_VOLUME,
     EnvVar,
     ImageKind,
     Label,
@@ -22,6 +24,7 @@ from aphex_generator import (
     session_name,
     stage_by_name,
     stages_of_image,
+    validate,
 )
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -79,3 +82,30 @@ def test_session_name_carries_pipeline_and_twelve_characters_of_the_commit() -> 
     long = session_name("p" * 63, SHA)
     assert len(long) == 64 and long.startswith("aphex-ppp") and long.endswith("-0123456789ab")
     assert session_name("a" * 56 + "-" + "b", SHA).count("--") == 0
+
+
+def test_a_toolchain_gives_the_deploy_and_test_pods_a_cache_volume() -> None:
+    from generator_cases import config_from, minimal_config
+
+    data = minimal_config()
+    data["toolchain"] = {"files": ["requirements.txt"], "install": [["pip", "install", "x"]]}
+    data["environments"][0]["tests"] = {"commands": ["pytest"]}
+    for claim, source in (
+        (None, {"emptyDir": {}}),
+        ("aphex-tc", {"persistentVolumeClaim": {"claimName": "aphex-tc"}}),
+    ):
+        settings = SETTINGS.with_changes(toolchain_cache_claim=claim)
+        doc = render_workflow_template(config_from(data), settings)
+        assert doc["spec"]["volumes"] == [{"name": TOOLCHAIN_VOLUME, **source}]
+        mounted = {
+            t["name"]
+            for t in doc["spec"]["templates"]
+            if "container" in t and t["container"].get("volumeMounts")
+        }
+        assert mounted == {"deploy-dev", "test-dev"}
+        (deploy,) = (t for t in doc["spec"]["templates"] if t["name"] == "deploy-dev")
+        env = {e["name"]: e["value"] for e in deploy["container"]["env"]}
+        assert env[EnvVar.TOOLCHAIN_CACHE] == TOOLCHAIN_MOUNT
+        assert validate(doc) == []
+    plain = render_workflow_template(config_from(minimal_config()), SETTINGS)
+    assert "volumes" not in plain["spec"]

@@ -432,6 +432,7 @@ def test_a_self_update_of_an_unchanged_config_is_a_no_op(
         service_account="aphex-demo",
         builder_image="registry.example/aphex-builder:7",
         deployer_image="registry.example/aphex-deployer:7",
+        toolchain_cache_claim="aphex-toolchains",
     )
     template = render_workflow_template(
         parse_config(config_yaml(environments=[env_entry("dev")])), installed

@@ -16,6 +16,7 @@ from .models import (
     PipelineSettings,
     Stack,
     TestSettings,
+    Toolchain,
 )
 from .parse import load_config, parse_config
 from .reference import render_reference
@@ -35,6 +36,7 @@ __all__ = [
     "Problem",
     "Stack",
     "TestSettings",
+    "Toolchain",
     "__version__",
     "json_schema",
     "load_config",

@@ -44,6 +44,14 @@ def _artifact_rule(value: str) -> str | None:
     return None
 
 
+def _relative_rule(value: str) -> str | None:
+    if not value or value.startswith(("/", "-")) or "\\" in value:
+        return f"must be a relative path not starting with '/' or '-', got {value!r}"
+    if ".." in value.split("/") or any(ch in value for ch in "*?["):
+        return f"must be a plain relative path (no '..', no wildcard), got {value!r}"
+    return None
+
+
 PipelineName = Annotated[str, Text(_DNS_RULE.format("1 to 40"), _DNS_LABEL, max_length=40)]
 EnvironmentName = Annotated[str, Text(_DNS_RULE.format("1 to 30"), _DNS_LABEL, max_length=30)]
 Namespace = Annotated[str, Text(_DNS_RULE.format("1 to 63"), _DNS_LABEL, max_length=63)]
@@ -114,6 +122,7 @@ StackName = Annotated[
     ),
 ]
 ArtifactGlob = Annotated[str, Text(check=_artifact_rule)]
+RelativePath = Annotated[str, Text(check=_relative_rule)]
 Minutes = Annotated[int, Int(1, 720)]
 
 Command: TypeAlias = str | tuple[str, ...]
@@ -214,6 +223,47 @@ class BuildSettings(BaseModel):
     )
 
 
+class Toolchain(BaseModel):
+    """The app's own dependencies (its CDK library, test runner, ...) in the deployer image.
+
+    The deployer runs ``install`` once per combination of these settings, the contents of
+    ``files`` and the image, in a toolchain folder kept in a cache, then puts its ``path``
+    folders first on PATH and links its ``link`` folders into the app's tree, for synth and
+    for the post-deployment tests.
+    """
+
+    model_config = _MODEL
+
+    files: Annotated[tuple[RelativePath, ...], Items(1, 20)] = Field(
+        description="Files of the repository copied into the toolchain folder before install; "
+        "their contents (with the commands and the image) decide when to install again.",
+        examples=[["requirements.txt"], ["package.json", "package-lock.json"]],
+    )
+    install: Commands = Field(
+        description="Commands that fill the toolchain folder, run in it in order: a string "
+        "runs in /bin/sh -c, a list is an argv.",
+        examples=[
+            [
+                ["python3", "-m", "venv", "venv"],
+                ["venv/bin/pip", "install", "-r", "requirements.txt"],
+            ]
+        ],
+    )
+    path: Annotated[tuple[RelativePath, ...], Items(0, 10)] = Field(
+        (),
+        description="Folders of the toolchain put first on PATH for synth and tests.",
+        examples=[["venv/bin"], ["node_modules/.bin"]],
+    )
+    link: Annotated[tuple[RelativePath, ...], Items(0, 10)] = Field(
+        (),
+        description="Folders of the toolchain linked into the app's tree under the same name.",
+        examples=[["node_modules"]],
+    )
+    timeout_minutes: Minutes = Field(
+        20, description="Minutes the install may run before it fails.", examples=[30]
+    )
+
+
 class Stack(BaseModel):
     """One CloudFormation stack of the CDK app."""
 
@@ -307,6 +357,21 @@ class AphexConfig(BaseModel):
     build: BuildSettings = Field(
         description="How the application is built.",
         examples=[{"commands": ["npm ci", "npm run build"]}],
+    )
+    toolchain: Toolchain | None = Field(
+        None,
+        description="How the deployer gets the app's own dependencies; default: none "
+        "(the app needs only what the deployer image has).",
+        examples=[
+            {
+                "files": ["requirements.txt"],
+                "install": [
+                    ["python3", "-m", "venv", "venv"],
+                    "venv/bin/pip install -r requirements.txt",
+                ],
+                "path": ["venv/bin"],
+            }
+        ],
     )
     environments: Annotated[tuple[Environment, ...], Items(1, 200)] = Field(
         description="Deployment targets in file order; names unique.",

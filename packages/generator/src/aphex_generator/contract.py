@@ -25,6 +25,8 @@ __all__ = [
     "PIPELINE",
     "STAGES",
     "TEMPLATE_ENV",
+    "TOOLCHAIN_MOUNT",
+    "TOOLCHAIN_VOLUME",
     "TEST",
     "VALIDATION",
     "Annotation",
@@ -187,6 +189,8 @@ class EnvVar(_Names):
     WORK_DIR = "APHEX_WORK_DIR"
     LOCAL_AWS_LOG = "APHEX_LOCAL_AWS_LOG"
     OUTPUTS_DIR = "APHEX_OUTPUTS_DIR"
+    TOOLCHAIN_CACHE = "APHEX_TOOLCHAIN_CACHE"
+    TOOLCHAIN_CLAIM = "APHEX_TOOLCHAIN_CLAIM"
     # Read by single stages.
     DEPLOY_TIMEOUT_SECONDS = "APHEX_DEPLOY_TIMEOUT_SECONDS"
     TEST_TIMEOUT_SECONDS = "APHEX_TEST_TIMEOUT_SECONDS"
@@ -214,6 +218,9 @@ class Output(_Names):
 
 #: Where a stage writes its output parameters in its pod (``EnvVar.OUTPUTS_DIR`` overrides).
 OUTPUTS_DIR = "/tmp/aphex/outputs"
+#: The toolchain cache volume of the deploy and test pods, and where it is mounted.
+TOOLCHAIN_VOLUME = "toolchains"
+TOOLCHAIN_MOUNT = "/var/cache/aphex/toolchains"
 
 
 class Label(_Names):

@@ -85,6 +85,9 @@ class GeneratorSettings:
     artifact_bucket: str = "aphex-artifacts"
     namespace: str | None = None
     aws_region: str | None = None
+    #: A PersistentVolumeClaim the deploy and test pods share as their toolchain cache
+    #: (config `toolchain`); None: each pod installs into its own emptyDir.
+    toolchain_cache_claim: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: Retry = field(default_factory=Retry)
     builder_resources: Resources = field(default_factory=lambda: Resources("500m", "1Gi", "4Gi"))

@@ -18,6 +18,8 @@ from aphex_generator.contract import (
     PIPELINE,
     TEMPLATE_ENV,
     TEST,
+    TOOLCHAIN_MOUNT,
+    TOOLCHAIN_VOLUME,
     Annotation,
     EnvVar,
     Label,
@@ -138,6 +140,16 @@ class _Renderer:
         }
         return [{"name": name, "value": value} for name in TEMPLATE_ENV if (value := values[name])]
 
+    def volumes(self) -> list[dict[str, Any]]:
+        """The pods' volumes: the toolchain cache, when the config has a toolchain."""
+        if self.config.toolchain is None:
+            return []
+        claim = self.settings.toolchain_cache_claim
+        source: dict[str, Any] = (
+            {"persistentVolumeClaim": {"claimName": claim}} if claim else {"emptyDir": {}}
+        )
+        return [{"name": TOOLCHAIN_VOLUME, **source}]
+
     def rerender_env(self) -> list[dict[str, str]]:
         """The settings the pipeline stage needs to render this very template again (those
         not already in every pod): the service account and any image set by the settings."""
@@ -145,6 +157,7 @@ class _Renderer:
             EnvVar.SERVICE_ACCOUNT: self.settings.service_account,
             EnvVar.BUILDER_IMAGE: self.settings.builder_image,
             EnvVar.DEPLOYER_IMAGE: self.settings.deployer_image,
+            EnvVar.TOOLCHAIN_CLAIM: self.settings.toolchain_cache_claim,
         }
         return [{"name": name, "value": value} for name, value in values.items() if value]
 
@@ -266,6 +279,10 @@ class _Renderer:
                 "mutexes": [{"name": names.mutex_name(self.pipeline, env_name)}]
             }
         template["metadata"] = {"labels": {Label.ENVIRONMENT: env_name}}
+        if self.config.toolchain is not None:  # the app's dependencies, cached in a volume
+            container = template["container"]
+            container["env"].append({"name": EnvVar.TOOLCHAIN_CACHE, "value": TOOLCHAIN_MOUNT})
+            container["volumeMounts"] = [{"name": TOOLCHAIN_VOLUME, "mountPath": TOOLCHAIN_MOUNT}]
         if kind is NodeKind.DEPLOY:
             template["metrics"] = self.metrics(env_name)
         if shared:
@@ -429,6 +446,7 @@ class _Renderer:
                     "secondsAfterFailure": timeouts.ttl_after_failure,
                 },
                 "templates": templates,
+                **({"volumes": volumes} if (volumes := self.volumes()) else {}),
             },
         }
 
