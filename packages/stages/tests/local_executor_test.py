@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -238,3 +239,45 @@ def test_when_conditions(text: str, value: bool) -> None:
     from aphex_stages.local.when import evaluate_when
 
     assert evaluate_when(text) is value
+
+
+def test_volumes_are_folders_for_host_tasks(tmp_path: Path) -> None:
+    """A claim's folder is shared by every task (and run); an emptyDir is the task's own;
+    an environment value naming the mount path names the folder."""
+    from aphex_stages.local.runtime import HostRuntime
+
+    code = (
+        "import os, pathlib; cache = pathlib.Path(os.environ['CACHE']);"
+        " scratch = pathlib.Path(os.environ['SCRATCH']);"
+        " (cache / os.environ['NAME']).write_text('x'); (scratch / 'mine').write_text('y');"
+        " print(sorted(p.name for p in cache.iterdir()), sorted(p.name for p in scratch.iterdir()))"
+    )
+
+    def writer(name: str) -> dict[str, Any]:
+        env = [
+            {"name": "CACHE", "value": "/var/cache/shared"},
+            {"name": "SCRATCH", "value": "/scratch"},
+            {"name": "NAME", "value": name},
+        ]
+        mounts = [
+            {"name": "shared", "mountPath": "/var/cache/shared"},
+            {"name": "own", "mountPath": "/scratch"},
+        ]
+        tpl = container(name, code)
+        tpl["container"].update(env=env, volumeMounts=mounts)
+        return tpl
+
+    doc = template(
+        [{"name": "a", "template": "a"}, {"name": "b", "template": "b", "depends": "a"}],
+        [writer("a"), writer("b")],
+        volumes=[
+            {"name": "shared", "persistentVolumeClaim": {"claimName": "cache-claim"}},
+            {"name": "own", "emptyDir": {}},
+        ],
+    )
+    runtime = HostRuntime({}, os.environ["PATH"], volume_root=tmp_path / "volumes")
+    result = run(doc, tmp_path, runtime=runtime)
+    assert result.phase == "Succeeded"
+    logs = {name: (tmp_path / "run" / f"{name}.log").read_text().strip() for name in "ab"}
+    assert logs["b"] == "['a', 'b'] ['mine']"  # the claim is shared; the emptyDir is not
+    assert sorted(p.name for p in (tmp_path / "volumes" / "cache-claim").iterdir()) == ["a", "b"]

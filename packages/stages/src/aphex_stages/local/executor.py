@@ -37,6 +37,7 @@ from aphex_stages.local.runtime import (
     Runtime,
     RuntimeError_,
     TaskProcess,
+    VolumeMount,
 )
 from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.local.when import WhenError, evaluate_when
@@ -216,6 +217,7 @@ class LocalWorkflow:
             args=tuple(container.get("args") or ()),
             env={str(e["name"]): str(e.get("value", "")) for e in container.get("env") or []},
             working_dir=container.get("workingDir"),
+            volumes=tuple(self._mounts(container)),
         )
         deadline = template.get("activeDeadlineSeconds")
         timeout = float(deadline) if deadline else None
@@ -257,6 +259,21 @@ class LocalWorkflow:
             self._finish(state, "Succeeded")
         else:
             self._finish(state, "Failed", _last_line(state.log_path) or f"exit code {code}")
+
+    def _mounts(self, container: Mapping[str, Any]) -> list[VolumeMount]:
+        """The container's volumeMounts, with the kind of each volume of the pod."""
+        mounts = []
+        for mount in container.get("volumeMounts") or []:
+            volume = self.plan.volumes.get(str(mount["name"]))
+            if volume is None:
+                raise RuntimeError_(f"volumeMount {mount['name']!r} names no volume of the pod")
+            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if claim is None and "emptyDir" not in volume:
+                raise RuntimeError_(
+                    f"volume {mount['name']!r}: only persistentVolumeClaim and emptyDir run locally"
+                )
+            mounts.append(VolumeMount(str(mount["name"]), str(mount["mountPath"]), claim))
+        return mounts
 
     def _run_task(self, task: Task) -> None:
         state = self.states[task.name]

@@ -54,6 +54,16 @@ class RuntimeError_(Exception):  # - not the builtin
 
 
 @dataclass(frozen=True)
+class VolumeMount:
+    """A volume of the pod mounted into its container: a PersistentVolumeClaim (`claim`,
+    shared by every pod that names it) or an emptyDir (`claim` None, the pod's own)."""
+
+    name: str
+    mount_path: str
+    claim: str | None = None
+
+
+@dataclass(frozen=True)
 class PodSpec:
     """What the template gives a task's pod, with every expression resolved."""
 
@@ -63,6 +73,7 @@ class PodSpec:
     args: tuple[str, ...]
     env: Mapping[str, str]
     working_dir: str | None = None
+    volumes: tuple[VolumeMount, ...] = ()
 
     @property
     def argv(self) -> list[str]:
@@ -127,6 +138,12 @@ class Runtime(Protocol):
 # -- host processes ---------------------------------------------------------------------
 
 
+def default_volume_root() -> Path:
+    """``$XDG_CACHE_HOME/aphex/volumes`` (default ``~/.cache/aphex/volumes``)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "aphex" / "volumes"
+
+
 def _read_text(path: Path) -> str | None:
     try:
         return path.read_text(encoding="utf-8").strip()
@@ -162,6 +179,8 @@ class HostRuntime:
     base_env: Mapping[str, str]
     path: str
     launcher: WarmLauncher | None = None
+    #: Where the folders of PersistentVolumeClaims live.
+    volume_root: Path = field(default_factory=lambda: default_volume_root())
 
     def start(
         self,
@@ -173,6 +192,7 @@ class HostRuntime:
         outputs: Mapping[str, str] | None = None,
     ) -> TaskProcess:
         env = {**self.base_env, **identity, **spec.env, "PATH": self.path}
+        self._mount_volumes(spec, cwd, env)
         files = self._output_files(spec, outputs or {}, cwd, env)
         argv = spec.argv
         program = resolve_program(argv[0], self.path)
@@ -190,6 +210,20 @@ class HostRuntime:
                 start_new_session=True,
             )
         return _HostProcess(started, files)
+
+    def _mount_volumes(self, spec: PodSpec, cwd: Path, env: dict[str, str]) -> None:
+        """A host process has no mounts: each volume is a folder here (a claim's is shared
+        by every run: `volume_root/<claim>`; an emptyDir is the task's own), and every
+        environment value naming its mount path names the folder instead."""
+        for volume in spec.volumes:
+            if volume.claim:
+                folder = self.volume_root / volume.claim
+            else:
+                folder = cwd / f"{spec.task}.volumes" / volume.name
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, value in env.items():
+                if value == volume.mount_path or value.startswith(volume.mount_path + "/"):
+                    env[name] = str(folder) + value[len(volume.mount_path) :]
 
     @staticmethod
     def _output_files(
@@ -290,7 +324,7 @@ class _ContainerProcess:
             value = _single_file(copied.stdout) if copied.returncode == 0 else None
             if value is not None:
                 self._outputs[name] = value.strip()
-        self.engine.run("rm", "--force", "--ignore", self.name, timeout=60)
+        self.engine.run("rm", "--force", "--volumes", "--ignore", self.name, timeout=60)
         return code
 
     def outputs(self) -> dict[str, str]:
@@ -299,7 +333,7 @@ class _ContainerProcess:
     def stop(self, grace: float) -> None:
         """Stop the container itself (killing the engine's client alone would leave it)."""
         self.engine.run("stop", "--time", str(max(1, int(grace))), self.name, timeout=grace + 30)
-        self.engine.run("rm", "--force", "--ignore", self.name, timeout=30)
+        self.engine.run("rm", "--force", "--volumes", "--ignore", self.name, timeout=30)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=grace + 10)
         if self.process.poll() is None:
@@ -326,6 +360,30 @@ class ImageRuntime:
             self._images[image] = ImageInfo(image, str(json.loads(done.stdout)))
         return self._images[image]
 
+    def _ensure_volume(self, claim: str, image: ImageInfo) -> None:
+        """Create the named volume of a claim on first use, owned by the image's user."""
+        if self.engine.run("volume", "inspect", claim).returncode == 0:
+            return
+        self.engine.run("volume", "create", claim)
+        user = self.engine.run("image", "inspect", "--format", "{{.Config.User}}", image.id)
+        owner = user.stdout.strip() or "0"
+        done = self.engine.run(
+            "run",
+            "--rm",
+            "--user",
+            "0",
+            "--volume",
+            f"{claim}:/volume",
+            "--entrypoint",
+            "chown",
+            image.id,
+            owner,
+            "/volume",
+            timeout=120,
+        )
+        if done.returncode != 0:
+            raise RuntimeError_(f"cannot prepare volume {claim}: {done.stderr.strip()}")
+
     def container_name(self, spec: PodSpec, cwd: Path) -> str:
         """A name unique to this task of this run."""
         run = _NAME_UNSAFE.sub("-", cwd.name)
@@ -351,6 +409,12 @@ class ImageRuntime:
             argv += ["--env", variable]
         if spec.working_dir:
             argv += ["--workdir", spec.working_dir]
+        for volume in spec.volumes:
+            if volume.claim:
+                self._ensure_volume(volume.claim, info)
+                argv += ["--volume", f"{volume.claim}:{volume.mount_path}"]
+            else:  # an anonymous volume, removed with the container
+                argv += ["--volume", volume.mount_path]
         argv += ["--entrypoint", spec.command[0], info.id, *spec.command[1:], *spec.args]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(

@@ -39,6 +39,8 @@ class WorkflowPlan:
     parameters: Mapping[str, str]
     on_exit: str | None
     labels: Mapping[str, str]
+    #: The pods' volumes (``spec.volumes``), by name.
+    volumes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _parameters(items: list[Mapping[str, Any]] | None) -> dict[str, str]:
@@ -81,4 +83,5 @@ def plan_from_template(doc: Mapping[str, Any]) -> WorkflowPlan:
         parameters=_parameters((spec.get("arguments") or {}).get("parameters")),
         on_exit=spec.get("onExit"),
         labels={**(metadata.get("labels") or {}), **workflow_labels},
+        volumes={str(v["name"]): v for v in spec.get("volumes") or []},
     )
