@@ -237,3 +237,34 @@ def test_no_configuration_at_all_is_a_clear_error(
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(ClusterError, match="no Kubernetes API configured.*KUBECONFIG"):
         KubeCluster.from_environment(NS)
+
+
+def test_workflows_read_listed_and_given_a_status(cluster: KubeCluster, server: FakeKube) -> None:
+    labels = {"aphex.io/pipeline": "listed", "aphex.io/run": "1"}
+    assert cluster.submit_workflow("listed-1", "demo", {}, labels)
+    assert cluster.submit_workflow("listed-2", "demo", {}, {"aphex.io/pipeline": "listed"})
+    assert cluster.get_workflow("absent") is None
+    first = cluster.get_workflow("listed-1")
+    assert first is not None and first["metadata"]["labels"] == labels
+    names = [w["metadata"]["name"] for w in cluster.list_workflows("aphex.io/pipeline=listed")]
+    assert names == ["listed-1", "listed-2"]
+    assert [w["metadata"]["name"] for w in cluster.list_workflows("aphex.io/run=1")] == ["listed-1"]
+    server.conflict_after_get(WF, NS, "listed-1", times=2)  # two lost races, then it lands
+    stored = cluster.set_workflow_status("listed-1", {"phase": "Running"})
+    assert stored["status"] == {"phase": "Running"}
+    live = server.get(WF, NS, "listed-1")
+    assert live is not None and live["status"] == {"phase": "Running"}
+    assert live["metadata"]["annotations"]["fake-kube.aphex.io/concurrent-writes"] == "2"
+    puts = [r for r in server.writes(WF) if r.method == "PUT"]
+    assert [r.status for r in puts] == [409, 409, 200]
+
+
+def test_a_status_for_a_missing_or_ever_changing_workflow_fails_clearly(
+    cluster: KubeCluster, server: FakeKube
+) -> None:
+    with pytest.raises(ClusterError, match="workflows/ghost: it does not exist"):
+        cluster.set_workflow_status("ghost", {"phase": "Failed"})
+    assert cluster.submit_workflow("busy-1", "demo", {}, {})
+    server.conflict_after_get(WF, NS, "busy-1", times=10)
+    with pytest.raises(ClusterConflict, match="the object has been modified"):
+        cluster.set_workflow_status("busy-1", {"phase": "Failed"})

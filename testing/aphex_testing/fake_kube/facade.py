@@ -1,80 +1,83 @@
-"""The test-facing side: :class:`FakeKube` (a running server, its store to inspect and
-disturb), :func:`fake_kube_server` and the ``fake_kube`` pytest fixture."""
+"""The test-facing side: :class:`FakeKube` (the product's API server with every request
+recorded, injected faults and concurrent writers), :func:`fake_kube_server` and the
+``fake_kube`` pytest fixture."""
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from aphex_testing.fake_kube.server import Server
-from aphex_testing.fake_kube.store import Fault, Hook, RecordedRequest, Store, concurrent_write
+from aphex_stages.local.kubeapi import ApiError, KubeApiServer, Request
+
+CONCURRENT_WRITES = "fake-kube.aphex.io/concurrent-writes"
 
 
-class FakeKube:
-    """A running fake API server: its `url`, and ways to inspect and disturb its store."""
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request the server answered."""
 
-    def __init__(self) -> None:
-        self._store = Store()
-        self._server = Server(self._store)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), name="fake-kube", daemon=True
+    method: str
+    path: str
+    query: dict[str, str]
+    body: Any
+    status: int
+
+
+@dataclass
+class _Fault:
+    """An injected error and/or delay for the next ``remaining`` matching requests."""
+
+    status: int | None
+    reason: str
+    delay: float
+    remaining: int
+    method: str | None
+    dry_run: bool | None
+
+    def applies(self, request: Request) -> bool:
+        return (
+            self.remaining > 0
+            and self.method in (None, request.method)
+            and self.dry_run in (None, request.query.get("dryRun") == "All")
         )
 
-    @property
-    def url(self) -> str:
-        """`http://127.0.0.1:PORT`, for `kubernetes.client.Configuration(host=...)`."""
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def start(self) -> FakeKube:
-        """Serve in a background thread."""
-        self._thread.start()
-        return self
+@dataclass
+class _RaceAfterGet:
+    """After each of the next ``remaining`` GETs of the object, a concurrent write."""
 
-    def stop(self) -> None:
-        """Stop serving and close the socket."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    plural: str
+    namespace: str
+    name: str
+    remaining: int
 
-    def __enter__(self) -> FakeKube:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+class FakeKube(KubeApiServer):
+    """A running API server for tests: its `url`, and ways to inspect and disturb it."""
 
-    # inspection -----------------------------------------------------------
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._lock = threading.Lock()
+        self._requests: list[RecordedRequest] = []
+        self._faults: list[_Fault] = []
+        self._races: list[_RaceAfterGet] = []
+        self.request_hooks.append(self._fault)
+        self.response_hooks.append(self._after)
 
-    def get(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A copy of a stored object, or None."""
-        with self._store.lock:
-            doc = self._store.objects.get((plural, namespace, name))
-            return copy.deepcopy(doc) if doc is not None else None
-
-    def stored_json(self, plural: str, namespace: str, name: str) -> str | None:
-        """The stored object as canonical JSON (for byte-for-byte comparisons), or None."""
-        doc = self.get(plural, namespace, name)
-        return None if doc is None else json.dumps(doc, sort_keys=True)
-
-    def objects(self, plural: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        """Copies of the stored objects of one resource, by namespace and name."""
-        with self._store.lock:
-            return [
-                copy.deepcopy(doc)
-                for (p, ns, _), doc in sorted(self._store.objects.items())
-                if p == plural and namespace in (None, ns)
-            ]
+    # inspection (get, stored_json, objects, resource_version: KubeApiServer's) ----------
 
     @property
     def requests(self) -> list[RecordedRequest]:
         """Every request answered so far, in order."""
-        with self._store.lock:
-            return list(self._store.requests)
+        with self._lock:
+            return list(self._requests)
 
     def writes(self, plural: str | None = None) -> list[RecordedRequest]:
         """The POST/PUT/DELETE requests that were not dry runs (optionally of one resource)."""
@@ -86,18 +89,16 @@ class FakeKube:
             and (plural is None or f"/{plural}" in r.path)
         ]
 
-    @property
-    def resource_version(self) -> int:
-        """The server's latest resourceVersion."""
-        with self._store.lock:
-            return self._store.version
-
-    # disturbance ----------------------------------------------------------
+    # disturbance --------------------------------------------------------------------------
 
     def touch(self, plural: str, namespace: str, name: str) -> str:
         """Modify a stored object as another writer would; return its new resourceVersion."""
-        with self._store.lock:
-            return concurrent_write(self._store, (plural, namespace, name))
+
+        def count(doc: dict[str, Any]) -> None:
+            annotations = doc["metadata"].setdefault("annotations", {})
+            annotations[CONCURRENT_WRITES] = str(int(annotations.get(CONCURRENT_WRITES, "0")) + 1)
+
+        return self.update_object(plural, namespace, name, count)
 
     def inject_fault(
         self,
@@ -112,20 +113,62 @@ class FakeKube:
         """Answer the next `times` matching requests (any, or only `method`, only dry runs
         or only real ones) with an error `Status` (`status`, `reason`) and/or only after
         `delay` seconds: a slow or broken server, an RBAC refusal, an admission webhook."""
-        with self._store.lock:
-            self._store.faults.append(Fault(status, reason, delay, times, method, dry_run))
+        with self._lock:
+            self._faults.append(_Fault(status, reason, delay, times, method, dry_run))
 
     def conflict_after_get(self, plural: str, namespace: str, name: str, times: int = 1) -> None:
         """After each of the next `times` GETs of the object, another writer modifies it,
         so an update based on what was read meets a 409 Conflict."""
-        with self._store.lock:
-            self._store.hooks.append(Hook(plural, namespace, name, times))
+        with self._lock:
+            self._races.append(_RaceAfterGet(plural, namespace, name, times))
+
+    # the hooks ------------------------------------------------------------------------------
+
+    def _fault(self, request: Request) -> None:
+        with self._lock:
+            fault = next((f for f in self._faults if f.applies(request)), None)
+            if fault is not None:
+                fault.remaining -= 1
+        if fault is None:
+            return
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status is not None:
+            raise ApiError(fault.status, fault.reason, f"injected fault: {fault.reason}")
+
+    def _after(self, request: Request, status: int, body: dict[str, Any]) -> None:
+        try:
+            recorded: Any = json.loads(request.body) if request.body else None
+        except ValueError:
+            recorded = request.body.decode("utf-8", "replace")
+        info = request.info
+        with self._lock:
+            self._requests.append(
+                RecordedRequest(request.method, request.path, request.query, recorded, status)
+            )
+            race = next(
+                (
+                    r
+                    for r in self._races
+                    if info is not None
+                    and request.method == "GET"
+                    and status == 200
+                    and r.remaining > 0
+                    and (r.plural, r.namespace, r.name)
+                    == (info.resource, info.namespace, info.name)
+                ),
+                None,
+            )
+            if race is not None:
+                race.remaining -= 1
+        if race is not None:
+            self.touch(race.plural, race.namespace, race.name)
 
 
 @contextmanager
-def fake_kube_server() -> Iterator[FakeKube]:
-    """Start a fake API server for the duration of the `with` block."""
-    with FakeKube() as server:
+def fake_kube_server(**options: Any) -> Iterator[FakeKube]:
+    """Start a fake API server (options: :class:`KubeApiServer`'s) for the `with` block."""
+    with FakeKube(**options) as server:
         yield server
 
 

@@ -4,7 +4,12 @@ Every request carries a timeout; connection errors and 429/502/503/504 answers a
 retried with backoff. Answers map to the protocol's errors: 400/422 are
 `ClusterRejected` (with the `Status` causes as problems), 409 Conflict (and a create
 that meets AlreadyExists, or a replace whose object vanished) is `ClusterConflict`,
-anything else a one-line `ClusterError` naming the API host and what to check.
+401/403 a one-line `ClusterError` naming the verb, the resource and the identity refused
+and pointing at the service account's Role, anything else a one-line `ClusterError`
+naming the API host and what to check.
+
+Besides the `Cluster` protocol it offers what a local Argo controller needs: reading and
+listing Workflows and setting a Workflow's `status`.
 """
 
 from __future__ import annotations
@@ -22,28 +27,31 @@ from kubernetes.client import ApiClient, Configuration, CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from aphex_generator import EnvVar
+from aphex_monitoring import register_secret
 from aphex_stages.cluster.base import ClusterConflict, ClusterError, ClusterRejected, LiveTemplate
 
-__all__ = ["HOST_ENV", "KubeCluster"]
+__all__ = ["HOST_ENV", "TOKEN_ENV", "KubeCluster"]
 
 GROUP = "argoproj.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 TEMPLATES = "workflowtemplates"
 WORKFLOWS = "workflows"
-#: Overrides the API server address (tests, port-forwards); no credentials are added.
+#: Overrides the API server address (tests, port-forwards, a local run's API server).
 HOST_ENV = EnvVar.KUBE_HOST
+#: The bearer token sent to `HOST_ENV` (a local run gives each task its service account's).
+TOKEN_ENV = EnvVar.KUBE_TOKEN
 #: (connect, read) seconds for every request.
 TIMEOUT = (5.0, 30.0)
 #: Sleeps between attempts after a connection error or a 429/5xx "try again" answer.
 BACKOFF = (0.5, 1.0, 2.0)
+#: Attempts of `set_workflow_status` when another writer changed the workflow meanwhile.
+STATUS_ATTEMPTS = 5
 _RETRY_STATUS = frozenset({429, 502, 503, 504})
-_RBAC_HINT = (
-    "check that the pipeline's service account may get, create and update "
-    "workflowtemplates and create workflows in this namespace"
-)
 _STRICT_SPLIT = re.compile(r", (?=(?:unknown|duplicate) field )")
 _OBJECT_REPR = re.compile(r"<[^>]*>: ")
+# What a 403's message says was refused: the user, the verb and the resource.
+_REFUSED = re.compile(r'User "(?P<user>[^"]*)" cannot (?P<verb>\S+) resource "(?P<resource>[^"]*)"')
 
 
 class KubeCluster:
@@ -57,29 +65,47 @@ class KubeCluster:
         timeout: tuple[float, float] = TIMEOUT,
         backoff: Sequence[float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        credentials: str = "the configured credentials",
     ) -> None:
         self.api = api
         self.namespace = namespace
         self.timeout = timeout
         self.backoff = tuple(BACKOFF if backoff is None else backoff)
         self._sleep = sleep
+        #: Who the requests are made as, for error messages (never the secret itself).
+        self.credentials = credentials
 
     @classmethod
     def from_environment(cls, namespace: str) -> KubeCluster:
-        """`APHEX_KUBE_HOST` if set, else the in-cluster service account, else the kubeconfig."""
+        """`APHEX_KUBE_HOST` (with the bearer token `APHEX_KUBE_TOKEN`, if set) if set, else
+        the in-cluster service account, else the kubeconfig."""
         configuration = Configuration()
         host = os.environ.get(HOST_ENV)
+        token = (os.environ.get(TOKEN_ENV) or "").strip()
+        if token and not host:
+            raise ClusterError(
+                f"{TOKEN_ENV} is set but {HOST_ENV} is not: the token is only sent to the API "
+                f"server {HOST_ENV} names; set both, or neither"
+            )
         if host:
             configuration.host = host
+            credentials = "an anonymous client (no token)"
+            if token:
+                register_secret(token)
+                configuration.api_key = {"authorization": token}
+                configuration.api_key_prefix = {"authorization": "Bearer"}
+                credentials = f"the token in {TOKEN_ENV}"
         else:
             try:
                 kube_config.load_incluster_config(client_configuration=configuration)
+                credentials = "this pod's service account"
             except kube_config.ConfigException:
                 try:
                     kube_config.load_kube_config(
                         config_file=os.environ.get("KUBECONFIG") or None,
                         client_configuration=configuration,
                     )
+                    credentials = "the kubeconfig's current user"
                 except (kube_config.ConfigException, OSError) as error:
                     raise ClusterError(
                         "no Kubernetes API configured: not running in a pod with a service "
@@ -87,7 +113,7 @@ class KubeCluster:
                         f"or {HOST_ENV}"
                     ) from error
         configuration.retries = 0  # this class retries, with backoff
-        return cls(CustomObjectsApi(ApiClient(configuration)), namespace)
+        return cls(CustomObjectsApi(ApiClient(configuration)), namespace, credentials=credentials)
 
     @property
     def host(self) -> str:
@@ -98,22 +124,8 @@ class KubeCluster:
 
     def get_template(self, name: str) -> LiveTemplate | None:
         """The live template, or None when there is none."""
-        what = f"read {TEMPLATES}/{name}"
-        try:
-            doc = self._call(
-                what,
-                self.api.get_namespaced_custom_object,
-                group=GROUP,
-                version=VERSION,
-                namespace=self.namespace,
-                plural=TEMPLATES,
-                name=name,
-            )
-        except ApiException as error:
-            if error.status == 404:
-                return None
-            raise self._error(what, error) from error
-        return _live(doc)
+        doc = self._get(TEMPLATES, name)
+        return None if doc is None else _live(doc)
 
     def dry_run_template(self, doc: Mapping[str, Any], resource_version: str | None) -> None:
         """Let the server check a create or replace (`dryRun=All`, strict fields)."""
@@ -157,10 +169,85 @@ class KubeCluster:
         except ApiException as error:
             if error.status == 409 and _status(error).get("reason") == "AlreadyExists":
                 return False
-            raise self._error(what, error) from error
+            raise self._error(what, error, "create", WORKFLOWS) from error
         return True
 
+    # what a local Argo controller needs -------------------------------------------------
+
+    def get_workflow(self, name: str) -> dict[str, Any] | None:
+        """The Workflow named `name` as stored, or None when there is none."""
+        return self._get(WORKFLOWS, name)
+
+    def list_workflows(self, label_selector: str) -> list[dict[str, Any]]:
+        """The namespace's Workflows whose labels match `label_selector` ("" for all)."""
+        what = f"list {WORKFLOWS} matching {label_selector!r}"
+        try:
+            answer = self._call(
+                what,
+                self.api.list_namespaced_custom_object,
+                group=GROUP,
+                version=VERSION,
+                namespace=self.namespace,
+                plural=WORKFLOWS,
+                label_selector=label_selector,
+            )
+        except ApiException as error:
+            raise self._error(what, error, "list", WORKFLOWS) from error
+        return [dict(item) for item in answer.get("items") or []]
+
+    def set_workflow_status(self, name: str, status: Mapping[str, Any]) -> dict[str, Any]:
+        """Replace Workflow `name` with its `status` set to `status`, at the version just
+        read; on a conflict (another writer) read again and retry. Returns the stored
+        Workflow; ClusterError if it does not exist, ClusterConflict if it kept changing."""
+        what = f"update {WORKFLOWS}/{name} (status)"
+        for attempt in range(1, STATUS_ATTEMPTS + 1):
+            current = self.get_workflow(name)
+            if current is None:
+                raise ClusterError(
+                    f"cannot set the status of {WORKFLOWS}/{name}: it does not exist in "
+                    f"namespace {self.namespace} (at {self.host})"
+                )
+            body = copy.deepcopy(current)
+            body["status"] = copy.deepcopy(dict(status))
+            try:
+                return dict(
+                    self._call(
+                        what,
+                        self.api.replace_namespaced_custom_object,
+                        group=GROUP,
+                        version=VERSION,
+                        namespace=self.namespace,
+                        plural=WORKFLOWS,
+                        name=name,
+                        body=body,
+                        field_validation="Strict",
+                    )
+                )
+            except ApiException as error:
+                if error.status in (404, 409) and attempt < STATUS_ATTEMPTS:
+                    continue  # changed or deleted meanwhile: read again
+                raise self._error(what, error, "update", WORKFLOWS) from error
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # plumbing ---------------------------------------------------------------
+
+    def _get(self, plural: str, name: str) -> dict[str, Any] | None:
+        what = f"read {plural}/{name}"
+        try:
+            doc = self._call(
+                what,
+                self.api.get_namespaced_custom_object,
+                group=GROUP,
+                version=VERSION,
+                namespace=self.namespace,
+                plural=plural,
+                name=name,
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise self._error(what, error, "get", plural) from error
+        return dict(doc)
 
     def _write_template(
         self, doc: Mapping[str, Any], resource_version: str | None, *, dry_run: bool
@@ -174,10 +261,12 @@ class KubeCluster:
         if resource_version is None:
             meta.pop("resourceVersion", None)
             what = f"create {TEMPLATES}/{name}"
+            verb = "create"
             call: Callable[..., Any] = self.api.create_namespaced_custom_object
         else:
             meta["resourceVersion"] = resource_version
             what = f"replace {TEMPLATES}/{name} at resourceVersion {resource_version}"
+            verb = "update"
             call = self.api.replace_namespaced_custom_object
             common["name"] = name
         if dry_run:
@@ -197,7 +286,7 @@ class KubeCluster:
                 raise ClusterConflict(
                     f"{TEMPLATES}/{name} was deleted since it was read (at {self.host})"
                 ) from error
-            raise self._error(what, error) from error
+            raise self._error(what, error, verb, TEMPLATES) from error
         return dict(result)
 
     def _call(self, what: str, method: Callable[..., Any], **kwargs: Any) -> Any:
@@ -222,7 +311,7 @@ class KubeCluster:
             self._sleep(self.backoff[attempt - 1])
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _error(self, what: str, error: ApiException) -> ClusterError:
+    def _error(self, what: str, error: ApiException, verb: str, resource: str) -> ClusterError:
         status = _status(error)
         reason = status.get("reason") or error.reason or "error"
         message = _one_line(status.get("message") or error.body or "")
@@ -234,13 +323,33 @@ class KubeCluster:
         if error.status == 409:
             return ClusterConflict(f"{where} refused {what} ({reason}): {message}")
         if error.status in (401, 403):
-            return ClusterError(
-                f"{where} refused {what} in namespace {self.namespace} "
-                f"({error.status} {reason}): {message}; {_RBAC_HINT}"
-            )
+            return self._refused(what, error.status, reason, message, verb, resource)
         return ClusterError(
             f"{where} failed to {what} ({error.status} {reason}): {message}; "
             "check the API server and the Argo CRDs (argoproj.io/v1alpha1) are installed"
+        )
+
+    def _refused(
+        self, what: str, code: int, reason: str, message: str, verb: str, resource: str
+    ) -> ClusterError:
+        """401/403 in one line: who was refused what, and the Role to check."""
+        where = f"the Kubernetes API at {self.host} refused {what} in namespace {self.namespace}"
+        refused = _REFUSED.search(message)
+        if refused:  # a 403 names the user and what it may not do (perhaps another request)
+            verb, resource = refused["verb"], refused["resource"]
+        grants = (
+            f"check that the service account's Role (bound to it by a RoleBinding in namespace "
+            f"{self.namespace}) grants {verb} on {resource}"
+        )
+        if code == 401:
+            return ClusterError(
+                f"{where}: {self.credentials} was not accepted to {verb} {resource} "
+                f"({code} {reason}: {message}); check that the token was issued for a service "
+                f"account that still exists, and {grants}"
+            )
+        identity = refused["user"] if refused else self.credentials
+        return ClusterError(
+            f"{where}: {identity} may not {verb} {resource} ({code} {reason}: {message}); {grants}"
         )
 
 

@@ -1,5 +1,6 @@
 """Reading a request body as the API server does: JSON with duplicate fields noted, then
-structural pruning (unknown fields dropped and recorded, the CRD schema's defaults filled in)."""
+pruning (unknown fields dropped and recorded): the Argo workflow kinds by the pinned CRD
+schema (whose defaults are filled in), the others by their shape; and JSON merge patches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import re
 from typing import Any
 
 from aphex_generator import strict_crd_schema
-from aphex_testing.fake_kube.status import bad_request
+from aphex_stages.local.kubeapi.resources import Resource, Shape
+from aphex_stages.local.kubeapi.status import bad_request
 
 _OBJECT_META = frozenset(
     {
@@ -40,7 +42,7 @@ def _join(base: str, key: str) -> str:
     return f"{base}.{key}" if base else key
 
 
-def decode(raw: bytes, kind: str) -> tuple[dict[str, Any], list[str]]:
+def decode(raw: bytes, resource: Resource) -> tuple[dict[str, Any], list[str]]:
     """Parse a JSON body; return it and the duplicate fields (the last value wins)."""
     duplicates: list[str] = []
 
@@ -55,13 +57,13 @@ def decode(raw: bytes, kind: str) -> tuple[dict[str, Any], list[str]]:
     try:
         doc = json.loads(raw.decode("utf-8"), object_pairs_hook=pairs)
     except (UnicodeDecodeError, ValueError) as error:
-        raise bad_request(kind, f"json: {error}") from error
+        raise bad_request(resource, f"json: {error}") from error
     if not isinstance(doc, dict):
-        raise bad_request(kind, "json: cannot unmarshal into Go value of type map")
+        raise bad_request(resource, "json: cannot unmarshal into Go value of type map")
     return doc, duplicates
 
 
-def _prune(value: Any, schema: Any, path: str, unknown: list[str]) -> Any:
+def _prune_schema(value: Any, schema: Any, path: str, unknown: list[str]) -> Any:
     """Drop fields the structural schema does not declare, recording their paths, and
     fill in the schema's defaults, as the API server does for custom resources."""
     if not isinstance(schema, dict):
@@ -74,9 +76,9 @@ def _prune(value: Any, schema: Any, path: str, unknown: list[str]) -> Any:
         for key, item in value.items():
             child = _join(path, key)
             if isinstance(props, dict) and key in props:
-                out[key] = _prune(item, props[key], child, unknown)
+                out[key] = _prune_schema(item, props[key], child, unknown)
             elif isinstance(extra, dict):
-                out[key] = _prune(item, extra, child, unknown)
+                out[key] = _prune_schema(item, extra, child, unknown)
             elif keep or extra is True:
                 out[key] = item
             else:
@@ -86,43 +88,86 @@ def _prune(value: Any, schema: Any, path: str, unknown: list[str]) -> Any:
                 out[key] = copy.deepcopy(sub["default"])  # structural defaulting
         return out
     if isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return [_prune(v, schema["items"], f"{path}[{i}]", unknown) for i, v in enumerate(value)]
+        return [
+            _prune_schema(v, schema["items"], f"{path}[{i}]", unknown) for i, v in enumerate(value)
+        ]
     return value
 
 
-def prune_document(doc: dict[str, Any], kind: str, unknown: list[str]) -> dict[str, Any]:
-    """Prune like the API server: ObjectMeta by its Go type, `spec` by the CRD schema.
+def _prune_shape(value: Any, shape: Any, path: str, unknown: list[str], resource: Resource) -> Any:
+    """Drop fields a built-in type does not have, as Go's decoder does; a value of the
+    wrong type (an object where a list belongs) is a 400, as it is there."""
+    if shape is None or value is None:
+        return value
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            raise bad_request(resource, f"json: cannot unmarshal {path} into a list")
+        return [
+            _prune_shape(v, shape[0], f"{path}[{i}]", unknown, resource)
+            for i, v in enumerate(value)
+        ]
+    if not isinstance(value, dict):
+        raise bad_request(resource, f"json: cannot unmarshal {path} into an object")
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key in shape:
+            out[key] = _prune_shape(item, shape[key], _join(path, key), unknown, resource)
+        else:
+            unknown.append(_join(path, key))
+    return out
 
-    A Workflow's `status` is kept as sent (the controller owns it)."""
-    schema = strict_crd_schema()
+
+def prune_document(doc: dict[str, Any], resource: Resource, unknown: list[str]) -> dict[str, Any]:
+    """Prune like the API server: ObjectMeta by its Go type, the rest by the CRD schema
+    (Argo's workflow kinds) or the kind's shape. A Workflow's `status` is kept as sent
+    (the controller owns it)."""
+    shape: Shape = dict(resource.shape or {})
     out: dict[str, Any] = {}
     for key, value in doc.items():
         if key in ("apiVersion", "kind"):
             out[key] = value
         elif key == "metadata":
-            out[key] = _prune_metadata(value, kind, unknown)
-        elif key == "spec":
-            out[key] = _prune(value, schema["properties"]["spec"], "spec", unknown)
-        elif key == "status" and kind == "Workflow":
+            out[key] = _prune_metadata(value, resource, unknown)
+        elif resource.crd and key == "spec":
+            out[key] = _prune_schema(
+                value, strict_crd_schema()["properties"]["spec"], "spec", unknown
+            )
+        elif resource.crd and key == "status" and resource.kind == "Workflow":
             out[key] = value
+        elif key in shape:
+            out[key] = _prune_shape(value, shape[key], key, unknown, resource)
         else:
             unknown.append(key)
     return out
 
 
-def _prune_metadata(meta: Any, kind: str, unknown: list[str]) -> dict[str, Any]:
+def _prune_metadata(meta: Any, resource: Resource, unknown: list[str]) -> dict[str, Any]:
     if not isinstance(meta, dict):
-        raise bad_request(kind, "json: cannot unmarshal into Go struct field .metadata")
+        raise bad_request(resource, "json: cannot unmarshal into Go struct field .metadata")
     for key in ("labels", "annotations"):
         value = meta.get(key)
         if value is not None and not (
             isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
         ):
             raise bad_request(
-                kind,
+                resource,
                 f"json: cannot unmarshal into Go struct field ObjectMeta.metadata.{key} "
                 "of type map[string]string",
             )
     kept = {k: v for k, v in meta.items() if k in _OBJECT_META}
     unknown.extend(_join("metadata", k) for k in meta if k not in _OBJECT_META)
     return kept
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """``target`` with the JSON merge patch ``patch`` applied (RFC 7386): objects merge,
+    ``null`` removes a field, anything else (lists too) replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
