@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # The main job: a local pipeline run of the bundled sample app, then self-modification.
 #
-#   build-support/local-demo.sh
+#   build-support/local-demo.sh            tasks run as host processes
+#   build-support/local-demo.sh --images   every task runs in its real image (built first by
+#                                          build-support/images.sh), as pods do on a cluster
 #
 # On a fresh machine it sets everything up first (Pants, the four wheels in a venv made
 # from the locked resolve, the pinned CDK CLI with `npm ci`, the sample app's venv). It
-# then copies examples/sample-app into a temporary git repository, runs
+# then copies examples/sample-app into a git repository in dist/local-demo/, runs
 # `aphex run --local` there, commits a config change that adds an environment, and runs
-# again: the new environment is deployed in that same run. Logs stay in the temporary
+# again: the new environment is deployed in that same run. Logs stay in the demo
 # repository's .aphex/local/runs/ (printed at the end).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+IMAGES=()
+case "${1:-}" in
+  "") ;;
+  --images) IMAGES=(--images) ;;
+  -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "local-demo.sh: unknown argument: $1 (try --help)" >&2; exit 2 ;;
+esac
 step() { echo; echo "==> $*"; }
 
 step "set-up: Pants, the aphex packages and their locked dependencies"
@@ -46,7 +55,17 @@ SAMPLE_VENV="$(bash build-support/setup-sample-env.sh)"
 export APHEX_CDK_CLI="$ROOT/node_modules/.bin/cdk"
 export PATH="$SAMPLE_VENV/bin:$PATH"   # the app's own python3 (aws-cdk-lib, pytest, boto3)
 
-WORK="$(mktemp -d "${TMPDIR:-/tmp}/aphex-demo.XXXXXX")"
+if ((${#IMAGES[@]})); then
+  step "the images: build-support/images.sh (cached: quick when nothing changed)"
+  bash build-support/images.sh
+  export CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/build-support/containers.conf}"
+fi
+
+# The demo repository stays in dist/ (not /tmp) for its logs and records; a new demo
+# replaces the last one.
+WORK="$ROOT/dist/local-demo/sample-app"
+rm -rf "$ROOT/dist/local-demo"
+mkdir -p "$WORK"
 step "the sample app as a git repository: $WORK"
 cp -R examples/sample-app/. "$WORK/"
 rm -rf "$WORK/cdk.out" "$WORK/.aphex"
@@ -55,15 +74,15 @@ git -C "$WORK" -c user.name=aphex -c user.email=aphex@localhost add -A
 git -C "$WORK" -c user.name=aphex -c user.email=aphex@localhost commit --quiet -m "sample app"
 
 step "run 1: the pipeline for $(git -C "$WORK" rev-parse --short HEAD)"
-"$VENV/bin/aphex" run --local "$WORK" --approve all
+"$VENV/bin/aphex" run --local "$WORK" --approve all "${IMAGES[@]}"
 
 step "commit: add an environment 'qa' (depends on dev) to aphex-config.yaml"
 "$VENV/bin/python" build-support/add_environment.py "$WORK/aphex-config.yaml" qa
 git -C "$WORK" -c user.name=aphex -c user.email=aphex@localhost commit --quiet -am "add qa"
 
 step "run 2: the same single run applies the new topology and deploys qa"
-"$VENV/bin/aphex" run --local "$WORK" --approve all
+"$VENV/bin/aphex" run --local "$WORK" --approve all "${IMAGES[@]}"
 
 echo
-echo "logs of every task: $WORK/.aphex/local/runs/"
+echo "logs and run records (image, command, outcome) of every task: $WORK/.aphex/local/runs/"
 echo "history: (cd $WORK && $VENV/bin/aphex runs list)"

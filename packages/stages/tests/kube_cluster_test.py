@@ -35,7 +35,6 @@ def server() -> Iterator[FakeKube]:
 @pytest.fixture()
 def cluster(server: FakeKube, monkeypatch: pytest.MonkeyPatch) -> KubeCluster:
     monkeypatch.setenv(HOST_ENV, server.url)
-    monkeypatch.delenv("APHEX_CLUSTER", raising=False)
     made = cluster_from_env(NS)
     assert isinstance(made, KubeCluster)
     return made

@@ -502,7 +502,6 @@ def token_env(
 ) -> Iterator[KubeCluster]:
     monkeypatch.setenv(EnvVar.KUBE_HOST, cluster.server.url)
     monkeypatch.setenv(EnvVar.KUBE_TOKEN, token)
-    monkeypatch.delenv(EnvVar.CLUSTER, raising=False)
     made = cluster_from_env(NS)
     assert isinstance(made, KubeCluster)
     yield made

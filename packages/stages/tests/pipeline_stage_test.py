@@ -338,7 +338,6 @@ def stage_env(
 ) -> FakeKube:
     """The pod's environment: the fake API server, the moto bucket, a work directory."""
     boto3.client("s3").create_bucket(Bucket=BUCKET)
-    monkeypatch.delenv("APHEX_CLUSTER", raising=False)
     monkeypatch.delenv(EnvVar.INFRA_APP, raising=False)
     for name in (EnvVar.NAMESPACE, EnvVar.WORKFLOW_NAME):
         monkeypatch.delenv(name, raising=False)

@@ -31,6 +31,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--approve", choices=("all", "none", "ask"), default="ask")
     run.add_argument("--parallelism", type=int, default=4, help="tasks at once (default 4)")
     run.add_argument("--aws-endpoint", help="use this AWS endpoint instead of an embedded moto")
+    run.add_argument(
+        "--images",
+        action="store_true",
+        help="run each task in the image its template names (build-support/images.sh builds "
+        "them), not as a host process",
+    )
+    run.add_argument("--builder-image", help="with --images: the builder image to run")
+    run.add_argument("--deployer-image", help="with --images: the deployer image to run")
+    run.add_argument(
+        "--engine", choices=("podman", "docker"), help="with --images: the container engine"
+    )
 
     validate = commands.add_parser("validate", help="validate aphex-config.yaml")
     validate.add_argument("files", nargs="*", default=["aphex-config.yaml"], metavar="FILE")
@@ -62,6 +73,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.parallelism < 1:
         print("aphex run: --parallelism must be at least 1", file=sys.stderr)
         return 2
+    image_options = (args.builder_image, args.deployer_image, args.engine)
+    if any(image_options) and not args.images:
+        print(
+            "aphex run: --builder-image, --deployer-image and --engine need --images",
+            file=sys.stderr,
+        )
+        return 2
     from aphex_stages.local.session import LocalRunOptions, run_local
 
     return run_local(
@@ -71,6 +89,10 @@ def _run(args: argparse.Namespace) -> int:
             approve=args.approve,
             parallelism=args.parallelism,
             aws_endpoint=args.aws_endpoint,
+            images=args.images,
+            builder_image=args.builder_image,
+            deployer_image=args.deployer_image,
+            engine=args.engine,
         )
     )
 

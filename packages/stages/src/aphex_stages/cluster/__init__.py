@@ -1,11 +1,12 @@
-"""Clusters the pipeline stage applies templates to: Kubernetes, or `.aphex/local/`."""
+"""The cluster the pipeline stage applies templates to: the Kubernetes API.
+
+On a cluster that is the in-cluster API with the pod's service account; a local run gives
+its tasks the embedded API server's address and a token (`APHEX_KUBE_HOST`,
+`APHEX_KUBE_TOKEN`); otherwise the kubeconfig.
+"""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from aphex_generator import EnvVar
 from aphex_stages.cluster.base import (
     Cluster,
     ClusterConflict,
@@ -23,17 +24,9 @@ __all__ = [
     "cluster_from_env",
 ]
 
-LOCAL_PREFIX = "local:"
-
 
 def cluster_from_env(namespace: str) -> Cluster:
-    """`APHEX_CLUSTER=local:<dir>` selects the local cluster; otherwise Kubernetes
-    (in-cluster config, else the kubeconfig)."""
-    target = os.environ.get(EnvVar.CLUSTER, "")
-    if target.startswith(LOCAL_PREFIX):
-        from aphex_stages.cluster.local import LocalCluster
-
-        return LocalCluster(Path(target[len(LOCAL_PREFIX) :]), namespace)
+    """The Kubernetes API of this pod (or of `APHEX_KUBE_HOST`, or the kubeconfig)."""
     from aphex_stages.cluster.kube import KubeCluster
 
     return KubeCluster.from_environment(namespace)

@@ -1,9 +1,9 @@
 """What the pipeline stage and the local runner need from a cluster, and its errors.
 
-Two implementations: `KubeCluster` (the Kubernetes API through the official client)
-and `LocalCluster` (files under `.aphex/local/` for `aphex run --local`). Both behave
-alike: templates carry a `resourceVersion`, a stale one is a conflict, a dry run
-validates without storing, and a workflow name can be submitted once.
+The implementation is `KubeCluster` (the Kubernetes API through the official client; a
+local run serves the same API, :mod:`aphex_stages.local.kubeapi`): templates carry a
+`resourceVersion`, a stale one is a conflict, a dry run validates without storing, and a
+workflow name can be submitted once.
 """
 
 from __future__ import annotations

@@ -115,6 +115,24 @@ class KubeCluster:
         configuration.retries = 0  # this class retries, with backoff
         return cls(CustomObjectsApi(ApiClient(configuration)), namespace, credentials=credentials)
 
+    @classmethod
+    def with_token(cls, host: str, token: str, namespace: str) -> KubeCluster:
+        """A client of the API server at `host` that sends the bearer `token` (a local run's
+        installer and controller use it with the admin token)."""
+        configuration = Configuration()
+        configuration.host = host
+        configuration.api_key = {"authorization": token}
+        configuration.api_key_prefix = {"authorization": "Bearer"}
+        configuration.retries = 0
+        register_secret(token)
+        return cls(CustomObjectsApi(ApiClient(configuration)), namespace, credentials="a token")
+
+    @property
+    def api_client(self) -> ApiClient:
+        """The underlying client (for the other APIs of the same server)."""
+        client: ApiClient = self.api.api_client
+        return client
+
     @property
     def host(self) -> str:
         """The API server address requests go to."""

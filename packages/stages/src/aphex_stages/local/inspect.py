@@ -7,9 +7,10 @@ from pathlib import Path
 
 from aphex_config import ConfigError
 from aphex_generator import EnvVar
-from aphex_stages.cluster.local import LocalCluster
+from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.generator_settings import generator_settings_from_env
-from aphex_stages.local.session import (
+from aphex_stages.local.kubeapi import KubeApiServer, StateFileError
+from aphex_stages.local.layout import (
     LOCAL_BUCKET,
     LocalPaths,
     LocalRunError,
@@ -29,8 +30,15 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
         return [f"aphex diff: {error}"], 2
     except ConfigError as error:
         return [str(problem) for problem in error.problems], 1
-    cluster = LocalCluster(LocalPaths.of(top).cluster, config.pipeline.namespace)
-    live = cluster.get_template(config.pipeline.name)
+    paths = LocalPaths.of(top)
+    if not paths.cluster_state.exists():
+        return [f"no live template yet: `aphex run --local` installs {config.pipeline.name}"], 0
+    try:
+        with KubeApiServer(state_file=paths.cluster_state, authenticate=True) as api:
+            cluster = KubeCluster.with_token(api.url, api.admin_token, config.pipeline.namespace)
+            live = cluster.get_template(config.pipeline.name)
+    except StateFileError as error:
+        return [f"aphex diff: {error}"], 1
     if live is None:
         return [f"no live template yet: `aphex run --local` installs {config.pipeline.name}"], 0
     settings = generator_settings_from_env(

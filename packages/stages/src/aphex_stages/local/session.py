@@ -1,46 +1,81 @@
 """`aphex run --local`: run the whole pipeline for one commit on this machine.
 
-1. Read the config at the commit and start the embedded AWS (moto) unless given one.
-2. Install what a cluster install would hold: the artifact bucket, the CDK bootstrap of
-   every target (account, region), and the WorkflowTemplate in `.aphex/local/cluster/`
-   if none is live yet.
-3. Submit a Workflow for the commit, then execute the live template's DAG locally. The
-   pipeline stage inside it re-renders and applies the template; when the topology
-   changed it submits a restart and supersedes the run, and the restart runs here too,
-   so a commit that adds an environment is deployed by this one invocation.
+1. Read the config at the commit. Start what a cluster and its cloud would provide: an
+   embedded AWS (moto) unless given one, an embedded Kubernetes API server (its objects kept
+   in `.aphex/local/cluster.json` between runs) and a git server for the repository.
+2. Install what a cluster install holds (:mod:`aphex_stages.local.install`): the artifact
+   bucket, the CDK bootstrap of every target (account, region), the namespace and the
+   pipeline's service account with its Role, and the WorkflowTemplate if none is live yet.
+3. Submit a Workflow for the commit and run it as Argo would
+   (:mod:`aphex_stages.local.controller`). Each task runs as a host process, or with
+   `--images` as a container of the image its template names; either way it reaches the
+   repository by URL and the cluster as its service account. When the pipeline stage
+   changes the topology it submits a restart, which runs here too: a commit that adds an
+   environment is deployed by this one invocation.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from aphex_config import AphexConfig, ConfigError, parse_config
-from aphex_generator import CONFIG_FILE, EnvVar, Label, Param
+from aphex_config import ConfigError
+from aphex_generator import EnvVar, ImageKind, Label, Param, __version__
 from aphex_stages.cdk import find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
-from aphex_stages.cluster.local import LocalCluster
+from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.generator_settings import generator_settings_from_env
 from aphex_stages.local.aws import LocalAwsEndpoint, local_aws
 from aphex_stages.local.bootstrap import bootstrap_local
+from aphex_stages.local.commands import LAUNCH_PATH, import_path, search_path
+from aphex_stages.local.controller import ControllerError, LocalController
 from aphex_stages.local.executor import LocalWorkflow, RunResult
+from aphex_stages.local.gitserve import serve_repository
+from aphex_stages.local.install import (
+    LocalInstallError,
+    ServiceAccounts,
+    install_namespace,
+    install_service_accounts,
+    install_template,
+)
+from aphex_stages.local.kubeapi import KubeApiServer, StateFileError
+from aphex_stages.local.layout import (
+    LOCAL_BUCKET,
+    LocalPaths,
+    LocalRunError,
+    config_at,
+    resolve_commit,
+)
 from aphex_stages.local.progress import Progress
 from aphex_stages.local.records import restore_records, save_records
+from aphex_stages.local.runtime import (
+    HostRuntime,
+    ImageRuntime,
+    Runtime,
+    RuntimeError_,
+    find_engine,
+)
 from aphex_stages.local.summary import render_summary
 from aphex_stages.local.warm import WarmLauncher, warm_enabled
-from aphex_stages.local.workflow import TemplateNotRunnable, plan_from_template
+from aphex_stages.local.workflow import WorkflowPlan
 
-LOCAL_BUCKET = "aphex-local-artifacts"
+__all__ = ["LocalRunError", "LocalRunOptions", "default_image", "run_local"]
+
+#: The claim of the deploy and test pods' toolchain cache in local runs.
+TOOLCHAIN_CLAIM = "aphex-toolchains"
 
 
-class LocalRunError(Exception):
-    """The local run could not start; the message says what to do."""
+def default_image(kind: ImageKind) -> str:
+    """The image `build-support/images.sh` builds for `kind`, at this release."""
+    return f"localhost/aphex-{kind.value}:{__version__}"
 
 
 @dataclass
@@ -52,59 +87,11 @@ class LocalRunOptions:
     approve: str = "ask"  # all | none | ask
     parallelism: int = 4
     aws_endpoint: str | None = None
+    images: bool = False  # run each task in its image, not as a host process
+    builder_image: str | None = None
+    deployer_image: str | None = None
+    engine: str | None = None  # podman or docker (default: the first that answers)
     out: TextIO = field(default_factory=lambda: sys.stdout)
-
-
-@dataclass(frozen=True)
-class LocalPaths:
-    """Where a repository's local runs keep their state."""
-
-    root: Path
-
-    @property
-    def cluster(self) -> Path:
-        return self.root / "cluster"
-
-    @property
-    def runs(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def locks(self) -> Path:
-        return self.root / "locks"
-
-    @property
-    def records(self) -> Path:
-        return self.root / "records"
-
-    @classmethod
-    def of(cls, repo: Path) -> LocalPaths:
-        return cls(repo / ".aphex" / "local")
-
-
-def resolve_commit(repo: Path, commit: str | None) -> tuple[Path, str]:
-    """The repository's top folder and the full SHA of `commit` (default HEAD)."""
-    import git
-
-    try:
-        handle = git.Repo(repo, search_parent_directories=True)
-        sha = handle.commit(commit or "HEAD").hexsha
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
-        raise LocalRunError(f"{repo} is not a git repository: {error}") from None
-    except (git.BadName, ValueError) as error:
-        raise LocalRunError(f"no commit {commit or 'HEAD'!r} in {repo}: {error}") from None
-    return Path(handle.working_tree_dir or repo), sha
-
-
-def config_at(repo: Path, sha: str) -> AphexConfig:
-    """The config file as committed at `sha` (ConfigError when it is missing or invalid)."""
-    import git
-
-    try:
-        blob = git.Repo(repo).commit(sha).tree / CONFIG_FILE
-    except KeyError:
-        raise LocalRunError(f"{CONFIG_FILE} is not committed at {sha[:12]}") from None
-    return parse_config(blob.data_stream.read(), source=CONFIG_FILE)
 
 
 def _approver(mode: str, progress: Progress, out: TextIO) -> Callable[[str], bool]:
@@ -132,36 +119,67 @@ class LocalRun:
         self.paths = LocalPaths.of(self.repo)
         self.config = config_at(self.repo, self.sha)
         self.pipeline = self.config.pipeline.name
-        self.cluster = LocalCluster(self.paths.cluster, self.config.pipeline.namespace)
+        self.namespace = self.config.pipeline.namespace
         self.progress = Progress(self.out)
-        self.launcher = WarmLauncher() if warm_enabled() else None
+        warm = warm_enabled() and not options.images
+        self.launcher = WarmLauncher() if warm else None
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
         self.out.flush()
 
-    # -- set-up ---------------------------------------------------------------------
-    def _env(self, aws: LocalAwsEndpoint, cdk_cli: Path) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APHEX_"))}
-        env.update(aws.environ())
-        env.update(
-            {
-                EnvVar.ARTIFACT_BUCKET: LOCAL_BUCKET,
-                EnvVar.NAMESPACE: self.config.pipeline.namespace,
-                EnvVar.CLUSTER: f"local:{self.paths.cluster}",
-                EnvVar.CDK_CLI: str(cdk_cli),
-                EnvVar.LOCAL_AWS_LOG: str(aws.log_path or ""),
-                "PYTHONUNBUFFERED": "1",
-            }
-        )
-        if os.environ.get(EnvVar.INFRA_APP):
-            # The pipeline stage deploys what moto can hold of the pipeline's own stacks.
-            env[EnvVar.INFRA_APP] = os.environ[EnvVar.INFRA_APP]
-            env[EnvVar.INFRA_BIN] = os.environ.get(EnvVar.INFRA_BIN, "")
-            env[EnvVar.INFRA_CONTEXT] = "aphex:stacks=artifacts"
+    # -- what the pods get ----------------------------------------------------------------
+    def _settings_env(self, aws: LocalAwsEndpoint) -> dict[str, str]:
+        """The generator's settings of this install (the template writes them into pods)."""
+        env = {
+            EnvVar.ARTIFACT_BUCKET: LOCAL_BUCKET,
+            EnvVar.NAMESPACE: self.namespace,
+            EnvVar.REGION: aws.region,
+            EnvVar.TOOLCHAIN_CLAIM: TOOLCHAIN_CLAIM,
+        }
+        if self.options.images:
+            env[EnvVar.BUILDER_IMAGE] = self.options.builder_image or default_image(
+                ImageKind.BUILDER
+            )
+            env[EnvVar.DEPLOYER_IMAGE] = self.options.deployer_image or default_image(
+                ImageKind.DEPLOYER
+            )
         return env
 
-    def _install(self, aws: LocalAwsEndpoint, env: dict[str, str], cdk_cli: Path) -> None:
+    def _installation_env(self) -> dict[str, str]:
+        """What an installation gives the pipeline's pods besides the template: only the
+        part of its own stacks that moto can hold is deployed."""
+        env = {EnvVar.INFRA_CONTEXT: "aphex:stacks=artifacts"}
+        if not self.options.images:  # a host process has no image: name the host's tools
+            for name in (EnvVar.INFRA_APP, EnvVar.INFRA_BIN):
+                if os.environ.get(name):
+                    env[name] = os.environ[name]
+        return env
+
+    def _runtime(self, aws: LocalAwsEndpoint, cdk_cli: Path | None) -> Runtime:
+        if self.options.images:
+            try:
+                return ImageRuntime(
+                    find_engine(self.options.engine), prefix=f"aphex-{self.pipeline}"
+                )
+            except RuntimeError_ as error:
+                raise LocalRunError(str(error)) from None
+        host = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APHEX_"))}
+        host.update({"PYTHONUNBUFFERED": "1", LAUNCH_PATH: import_path()})
+        if cdk_cli is not None:
+            host[EnvVar.CDK_CLI] = str(cdk_cli)
+        if aws.log_path is not None:
+            host[EnvVar.LOCAL_AWS_LOG] = str(aws.log_path)
+        return HostRuntime(host, search_path(), launcher=self.launcher)
+
+    def _pod_identity(self, aws: LocalAwsEndpoint) -> dict[str, str]:
+        """What a pod's service account gives it: credentials for the local AWS."""
+        return {**aws.environ(), **self._installation_env()}
+
+    # -- set-up ---------------------------------------------------------------------
+    def _install(
+        self, aws: LocalAwsEndpoint, admin: KubeCluster, settings: Mapping[str, str], cdk_cli: Path
+    ) -> None:
         started = time.monotonic()
         if self.launcher is not None:
             self.launcher.prepare()  # its imports run while the CDK bootstraps
@@ -169,27 +187,26 @@ class LocalRun:
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         pairs = [(e.account, e.region) for e in self.config.environments]
-        if EnvVar.INFRA_APP in env:  # the pipeline's own account, where its stacks go
-            pairs.append((aws.client("sts").get_caller_identity()["Account"], aws.region))
+        # The pipeline's own account, where its stacks go.
+        pairs.append((aws.client("sts").get_caller_identity()["Account"], aws.region))
         self.say(f"  bootstrapping the CDK in {len(set(pairs))} account/region pair(s) ...")
         try:
             bootstrap_local(aws.endpoint, pairs, cli=cdk_cli, server_log=aws.log_path)
         except CdkError as error:
             raise LocalRunError(f"cdk bootstrap failed: {error}") from None
-        if self.cluster.get_template(self.pipeline) is None:
-            from aphex_generator import render_workflow_template, validate
-
-            doc = render_workflow_template(self.config, generator_settings_from_env(env))
-            problems = validate(doc)
-            if problems:
-                raise LocalRunError(
-                    "the WorkflowTemplate rendered from this config is invalid: "
-                    + "; ".join(str(p) for p in problems[:5])
-                )
-            self.cluster.apply_template(doc, None)
-            self.say(f"  installed WorkflowTemplate {self.pipeline} in {self.paths.cluster}")
+        generator_settings = generator_settings_from_env(settings)
+        try:
+            install_namespace(admin, self.namespace, self.pipeline)
+            installed = install_template(admin, self.config, generator_settings)
+            live = admin.get_template(self.pipeline)
+            accounts = ServiceAccounts.of(live.doc if live else {}).names
+            install_service_accounts(admin, self.namespace, accounts, self.pipeline)
+        except LocalInstallError as error:
+            raise LocalRunError(str(error)) from None
+        if installed is not None:
+            self.say(f"  installed WorkflowTemplate {self.pipeline} in the local cluster")
         self.say(
-            f"  local AWS ready in {time.monotonic() - started:.1f}s"
+            f"  local AWS and cluster ready in {time.monotonic() - started:.1f}s"
             + (f" ({restored} earlier record(s) restored)" if restored else "")
         )
 
@@ -198,76 +215,94 @@ class LocalRun:
         stamp = datetime.now(UTC).strftime("%H%M%S")
         return f"{self.pipeline}-{self.sha[:8]}-{stamp}"
 
-    def _execute(self, name: str, env: dict[str, str]) -> RunResult:
-        record = self.cluster.read_workflow(name)
-        if record is None:
-            raise LocalRunError(f"workflow {name} was not submitted")
-        live = self.cluster.get_template(record["template"])
-        if live is None:
-            raise LocalRunError(f"no WorkflowTemplate {record['template']!r} is installed")
+    def _executor(self, runtime: Runtime) -> Callable[..., LocalWorkflow]:
+        def make(
+            plan: WorkflowPlan,
+            name: str,
+            parameters: Mapping[str, str],
+            identity: Callable[[Mapping[str, Any]], Mapping[str, str]],
+        ) -> LocalWorkflow:
+            return LocalWorkflow(
+                plan,
+                workflow_name=name,
+                parameters=parameters,
+                run_dir=self.paths.runs / name,
+                lock_dir=self.paths.locks,
+                base_env={EnvVar.NAMESPACE: self.namespace},
+                parallelism=self.options.parallelism,
+                approver=_approver(self.options.approve, self.progress, self.out),
+                reporter=self.progress.update,
+                runtime=runtime,
+                identity=identity,
+            )
+
+        return make
+
+    def _execute(self, controller: LocalController, name: str) -> RunResult:
+        def on_start(workflow: LocalWorkflow, template: str) -> None:
+            self.progress.start(f"\nworkflow {name} (template {template})", workflow.states)
+
         try:
-            plan = plan_from_template(live.doc)
-        except TemplateNotRunnable as error:
-            raise LocalRunError(f"cannot run {record['template']} locally: {error}") from None
-        workflow = LocalWorkflow(
-            plan,
-            workflow_name=name,
-            parameters=record["parameters"],
-            run_dir=self.paths.runs / name,
-            lock_dir=self.paths.locks,
-            base_env={**env, EnvVar.WORKFLOW_NAME: name},
-            parallelism=self.options.parallelism,
-            approver=_approver(self.options.approve, self.progress, self.out),
-            reporter=self.progress.update,
-            launcher=self.launcher,
-        )
-        self.cluster.set_workflow_phase(name, "Running")
-        self.progress.start(
-            f"\nworkflow {name} (template {record['template']} v{live.resource_version})",
-            workflow.states,
-        )
-        try:
-            result = workflow.run()
-        except KeyboardInterrupt:
+            result = controller.execute(name, on_start)
+        except ControllerError as error:
+            raise LocalRunError(str(error)) from None
+        finally:
             self.progress.finish()
-            self.cluster.set_workflow_phase(name, "Interrupted")
-            raise
-        self.progress.finish()
-        self.cluster.set_workflow_phase(name, result.phase)
         return result
 
-    def _restarts(self, done: set[str]) -> list[str]:
-        return [
-            w["name"]
-            for w in self.cluster.pending_workflows()
-            if w["parameters"].get(Param.COMMIT_SHA) == self.sha and w["name"] not in done
-        ]
+    @contextlib.contextmanager
+    def _services(self) -> Iterator[tuple[LocalAwsEndpoint, KubeApiServer, str]]:
+        """The embedded AWS, Kubernetes API server and git server, stopped in reverse."""
+        with contextlib.ExitStack() as stack:
+            aws = stack.enter_context(local_aws(self.options.aws_endpoint, self.paths.root / "aws"))
+            try:
+                api = stack.enter_context(
+                    KubeApiServer(
+                        state_file=self.paths.cluster_state,
+                        authenticate=True,
+                        enforce_namespaces=True,
+                    )
+                )
+            except StateFileError as error:
+                raise LocalRunError(
+                    f"{error}; is another `aphex run --local` running here?"
+                ) from None
+            _server, url = stack.enter_context(serve_repository(self.repo))
+            yield aws, api, url
 
     def run(self) -> int:
         """Run the pipeline; return 0 on success, 1 on a pipeline failure, 130 if interrupted."""
-        self.say(f"aphex run --local: {self.pipeline} at {self.sha[:12]} ({self.repo})")
+        mode = "in its images" if self.options.images else "as host processes"
+        self.say(
+            f"aphex run --local: {self.pipeline} at {self.sha[:12]} ({self.repo}), tasks {mode}"
+        )
         self.paths.root.mkdir(parents=True, exist_ok=True)
         try:
             cdk_cli = find_cdk_cli(start=Path(__file__))
         except CdkError as error:
             raise LocalRunError(f"{error} (run `npm ci` in the AphexPipeline checkout)") from None
-        with local_aws(self.options.aws_endpoint, self.paths.root / "aws") as aws:
-            env = self._env(aws, cdk_cli)
-            self._install(aws, env, cdk_cli)
+        with self._services() as (aws, api, repo_url):
+            admin = KubeCluster.with_token(api.url, api.admin_token, self.namespace)
+            runtime = self._runtime(aws, cdk_cli)
+            self._install(aws, admin, self._settings_env(aws), cdk_cli)
+            controller = LocalController(
+                admin, api, self._executor(runtime), lambda _template: self._pod_identity(aws)
+            )
             first = self._workflow_name()
-            self.cluster.submit_workflow(
+            admin.submit_workflow(
                 first,
                 self.pipeline,
-                {Param.COMMIT_SHA: self.sha, Param.REPO_URL: self.repo.as_uri()},
+                {Param.COMMIT_SHA: self.sha, Param.REPO_URL: repo_url},
                 {Label.PIPELINE: self.pipeline, Label.COMMIT: self.sha},
             )
             results: list[RunResult] = []
             queue = [first]
             try:
                 while queue:
-                    results.append(self._execute(queue.pop(0), env))
+                    results.append(self._execute(controller, queue.pop(0)))
                     if results[-1].superseded:
-                        queue.extend(self._restarts({r.workflow for r in results}))
+                        done = {r.workflow for r in results}
+                        queue.extend(n for n in controller.pending(self.sha) if n not in done)
             except KeyboardInterrupt:
                 self.say(
                     "\ninterrupted: every task's processes were stopped; nothing was half-written"
@@ -288,8 +323,6 @@ class LocalRun:
 
     def _outputs(self, aws: LocalAwsEndpoint) -> dict[str, dict[str, dict[str, Any]]]:
         """Each environment's stack outputs, as its environment stage stored them."""
-        import json
-
         from aphex_stages.artifact import ArtifactLocation, read_beside
         from aphex_stages.deploy import outputs_name
         from aphex_stages.errors import StageError

@@ -6,8 +6,23 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from aphex_generator import Output
 from aphex_stages.local.executor import RunResult
 from aphex_stages.local.progress import table
+
+
+def _superseded_reasons(result: RunResult) -> list[str]:
+    """Why a run was superseded: the last line of the log of the task that said so."""
+    lines = []
+    for state in result.tasks.values():
+        if state.outputs.get(Output.SUPERSEDED) == "true" and state.log_path is not None:
+            try:
+                text = state.log_path.read_text(errors="replace").strip().splitlines()
+            except OSError:
+                continue
+            if text:
+                lines.append(f"{result.workflow}: {text[-1].strip()}")
+    return lines
 
 
 def render_summary(
@@ -17,10 +32,12 @@ def render_summary(
 ) -> str:
     """Tasks of every workflow run, then each environment's stacks and outputs, then where logs are."""
     rows = []
+    reasons: list[str] = []
     for index, result in enumerate(results):
         if result.superseded:
             following = results[index + 1].workflow if index + 1 < len(results) else "-"
             rows.append([result.workflow, "(run)", "succeeded: superseded", f"-> {following}"])
+            reasons.extend(_superseded_reasons(result))
         for state in result.tasks.values():
             rows.append(
                 [
@@ -30,7 +47,7 @@ def render_summary(
                     f"{state.elapsed:.1f}s" if state.started is not None else "",
                 ]
             )
-    parts = ["", table(["workflow", "task", "status", "duration"], rows)]
+    parts = ["", table(["workflow", "task", "status", "duration"], rows), *reasons]
     output_rows = [
         [environment, stack, key, str(value)]
         for environment, stacks in outputs.items()

@@ -13,8 +13,8 @@
    ``superseded=true``, so the run's environment tasks are skipped (their `when`) and the
    run succeeds; its record says Superseded. Otherwise the output is ``false``.
 
-The cluster is Kubernetes (in-cluster, kubeconfig or ``APHEX_KUBE_HOST``) unless
-``APHEX_CLUSTER=local:<dir>`` selects the local one.
+The cluster is the Kubernetes API: in-cluster with the pod's service account, or the API
+server ``APHEX_KUBE_HOST`` names with the token ``APHEX_KUBE_TOKEN`` (a local run's).
 """
 
 from __future__ import annotations

@@ -1,0 +1,75 @@
+"""Where a repository's local runs keep their state, and how they read the repository."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aphex_config import AphexConfig, parse_config
+from aphex_generator import CONFIG_FILE
+
+__all__ = ["LOCAL_BUCKET", "LocalPaths", "LocalRunError", "config_at", "resolve_commit"]
+
+#: The artifact bucket of local runs (in the embedded AWS).
+LOCAL_BUCKET = "aphex-local-artifacts"
+
+
+class LocalRunError(Exception):
+    """The local run could not start or go on; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class LocalPaths:
+    """Where a repository's local runs keep their state: `<repo>/.aphex/local/`."""
+
+    root: Path
+
+    @property
+    def cluster_state(self) -> Path:
+        """The embedded Kubernetes API server's objects (templates, workflows, ...)."""
+        return self.root / "cluster.json"
+
+    @property
+    def runs(self) -> Path:
+        """One folder per workflow: each task's log and run record."""
+        return self.root / "runs"
+
+    @property
+    def locks(self) -> Path:
+        """The mutexes every local run of the repository shares."""
+        return self.root / "locks"
+
+    @property
+    def records(self) -> Path:
+        """Monitoring's records, kept between runs (the embedded AWS is new every run)."""
+        return self.root / "records"
+
+    @classmethod
+    def of(cls, repo: Path) -> LocalPaths:
+        """The paths of the repository whose top folder is `repo`."""
+        return cls(repo / ".aphex" / "local")
+
+
+def resolve_commit(repo: Path, commit: str | None) -> tuple[Path, str]:
+    """The repository's top folder and the full SHA of `commit` (default HEAD)."""
+    import git
+
+    try:
+        handle = git.Repo(repo, search_parent_directories=True)
+        sha = handle.commit(commit or "HEAD").hexsha
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
+        raise LocalRunError(f"{repo} is not a git repository: {error}") from None
+    except (git.BadName, ValueError) as error:
+        raise LocalRunError(f"no commit {commit or 'HEAD'!r} in {repo}: {error}") from None
+    return Path(handle.working_tree_dir or repo), sha
+
+
+def config_at(repo: Path, sha: str) -> AphexConfig:
+    """The config file as committed at `sha` (ConfigError when it is missing or invalid)."""
+    import git
+
+    try:
+        blob = git.Repo(repo).commit(sha).tree / CONFIG_FILE
+    except KeyError:
+        raise LocalRunError(f"{CONFIG_FILE} is not committed at {sha[:12]}") from None
+    return parse_config(blob.data_stream.read(), source=CONFIG_FILE)
