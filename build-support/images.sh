@@ -299,6 +299,10 @@ TARGETS=(images/builder:image images/deployer:image)
 
 build_images() {
   local t=$SECONDS
+  # The images' tag: the release version, written once in aphex_stages/version.py.
+  APHEX_VERSION="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' packages/stages/src/aphex_stages/version.py)"
+  [[ -n "$APHEX_VERSION" ]] || die "no __version__ in packages/stages/src/aphex_stages/version.py"
+  export APHEX_VERSION
   [[ $VERBOSE == false ]] || PANTS_DOCKER_ARGS+=(--docker-build-verbose)
   say "./pants package ${TARGETS[*]} (docker from ${DOCKER_DIR})"
   # Pants' sandboxes (and the empty immutable_inputs folders it leaves) go in TMP.
@@ -308,6 +312,8 @@ build_images() {
     "--docker-executable-search-paths=['${DOCKER_DIR}']" \
     "${PANTS_DOCKER_ARGS[@]}" \
     package "${TARGETS[@]}" || die "./pants package failed"
+  # Layers of earlier builds that no image uses any more.
+  "$ENGINE" image prune --force >/dev/null 2>&1 || true
   say "images built ($(elapsed "$t"))"
 }
 
