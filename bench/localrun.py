@@ -172,11 +172,18 @@ def moto_workspace(prefix: str, keep: bool) -> Iterator[tuple[Path, MotoServer]]
             shutil.rmtree(work, ignore_errors=True)
 
 
-def bench_arguments(doc: str | None, runs: int) -> argparse.Namespace:
-    """``--runs`` (default `runs`) and ``--keep``, the options of the pipeline benchmarks."""
+def bench_arguments(doc: str | None, runs: int, images: bool = False) -> argparse.Namespace:
+    """``--runs`` (default `runs`) and ``--keep``, the options of the pipeline benchmarks
+    (and ``--images`` where the benchmark can also run the pipeline in the images)."""
     parser = argparse.ArgumentParser(description=(doc or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=runs, help=f"timed runs (default {runs})")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    if images:
+        parser.add_argument(
+            "--images",
+            action="store_true",
+            help="also run the pipeline with --images (build-support/images.sh first)",
+        )
     return parser.parse_args()
 
 
@@ -192,10 +199,15 @@ def pipeline_environ(server: MotoServer, tools: Tools) -> dict[str, str]:
     return env
 
 
-def run_pipeline(repo: Path, endpoint: str, environ: Mapping[str, str], log: Path) -> PipelineRun:
-    """Time `aphex run --local --approve all` of HEAD against `endpoint`; fail loudly."""
+def run_pipeline(
+    repo: Path, endpoint: str, environ: Mapping[str, str], log: Path, images: bool = False
+) -> PipelineRun:
+    """Time `aphex run --local --approve all` of HEAD against `endpoint` (every task in its
+    image with `images`); fail loudly."""
     argv = [*_aphex(), "run", "--local", str(repo)]
     argv += ["--approve", "all", "--aws-endpoint", endpoint]
+    if images:
+        argv.append("--images")
     started = time.perf_counter()
     with open(log, "w") as out:
         done = subprocess.run(argv, env=dict(environ), stdout=out, stderr=subprocess.STDOUT)

@@ -18,7 +18,12 @@ its run record), the `aphex run --local` command's wall time (adds the local sta
 cluster install: bootstrap checks and the live template), by hand, and the ratios.
 Target: workflow / by hand <= 1.25 (the limit is 1.0).
 
-Run: `python3 bench/pipeline_overhead.py [--runs N] [--keep]`; a table, then one JSON line.
+With `--images`, a third side: the same pipeline (its own copy, in twin accounts) run with
+`aphex run --local --images`, every task in its image (build-support/images.sh first).
+Target: images workflow / by hand <= 1.4.
+
+Run: `python3 bench/pipeline_overhead.py [--runs N] [--keep] [--images]`; a table, then one
+JSON line.
 """
 
 from __future__ import annotations
@@ -39,7 +44,9 @@ from localrun import (
 )
 
 TARGET = 1.25
+IMAGES_TARGET = 1.4
 PIPELINE = "aphex-bench"
+IMAGES_PIPELINE = "aphex-bench-images"
 # The sample app's topology; prod's manual gate is approved by --approve all.
 PIPELINE_ENVS = [
     Env("dev", "111111111111", "us-east-1"),
@@ -47,37 +54,54 @@ PIPELINE_ENVS = [
     Env("prod", "222222222222", "us-east-1", depends_on=("staging",), approval="manual"),
 ]
 HAND_ENVS = [Env(e.name, "9" + e.account[1:], e.region) for e in PIPELINE_ENVS]
+IMAGES_ENVS = [
+    Env(e.name, "3" + e.account[1:], e.region, e.depends_on, e.approval) for e in PIPELINE_ENVS
+]
 
 
 def main() -> int:
-    args = bench_arguments(__doc__, runs=3)
+    args = bench_arguments(__doc__, runs=3, images=True)
     tools = Tools.find()
     noise: Noise | None = None
     rows = []
+    images_runs = []
     hand_steps: list[dict[str, dict[str, float]]] = []
     with moto_workspace("aphex-bench-pipeline-", args.keep) as (work, server):
         repo = make_repo(work / "repo", PIPELINE, PIPELINE_ENVS)
+        images_repo = make_repo(work / "images-repo", IMAGES_PIPELINE, IMAGES_ENVS)
         environ = pipeline_environ(server, tools)
         hand = ByHand(server, tools, HAND_ENVS)
         print("set-up: bootstrap, first pipeline run and first deploys by hand ...", flush=True)
         hand.bootstrap()
         run_pipeline(repo, server.endpoint, environ, work / "install.log")
+        if args.images:
+            log = work / "images-install.log"
+            run_pipeline(images_repo, server.endpoint, environ, log, images=True)
         hand.run(repo, work / "hand")
         noise = Noise()
         for run in range(args.runs):
             push_app_change(repo, run + 1)
+            push_app_change(images_repo, run + 1)
             pipeline_first = run % 2 == 0
             if not pipeline_first:
                 steps = hand.run(repo, work / "hand")
             result = run_pipeline(repo, server.endpoint, environ, work / f"run-{run}.log")
+            if args.images:
+                log = work / f"images-run-{run}.log"
+                images_runs.append(
+                    run_pipeline(images_repo, server.endpoint, environ, log, images=True)
+                )
             if pipeline_first:
                 steps = hand.run(repo, work / "hand")
             hand_seconds = sum(sum(env.values()) for env in steps.values())
             hand_steps.append(steps)
             rows.append((run, result, hand_seconds))
+            images_note = (
+                f", images workflow {images_runs[-1].workflow_s:.1f} s" if args.images else ""
+            )
             print(
                 f"run {run}: workflow {result.workflow_s:.1f} s, command {result.wall_s:.1f} s,"
-                f" by hand {hand_seconds:.1f} s",
+                f" by hand {hand_seconds:.1f} s{images_note}",
                 flush=True,
             )
     workflow = median(r.workflow_s for _, r, _ in rows)
@@ -102,6 +126,25 @@ def main() -> int:
     print_table(["by hand", "median (s)"], list(by_hand_steps.items()))
     ok = ratio <= TARGET
     print(f"workflow / by hand: {ratio:.3f} (target <= {TARGET}, limit 1.0)")
+    images: dict[str, float | bool] = {}
+    if images_runs:
+        pairs = [(i.workflow_s, r.workflow_s, h) for i, (_, r, h) in zip(images_runs, rows, strict=True)]
+        images = {
+            "workflow_s": round(median(i for i, _, _ in pairs), 2),
+            "ratio_to_hand": round(median(i / h for i, _, h in pairs), 3),
+            "ratio_to_host": round(median(i / r for i, r, _ in pairs), 3),
+            "target_ratio": IMAGES_TARGET,
+        }
+        images["ok"] = images["ratio_to_hand"] <= IMAGES_TARGET
+        ok = ok and bool(images["ok"])
+        print_table(
+            ["run", "images workflow (s)", "images / by hand", "images / host"],
+            [(run, i, i / h, i / r) for run, (i, r, h) in enumerate(pairs)],
+        )
+        print(
+            f"images workflow / by hand: {images['ratio_to_hand']:.3f}"
+            f" (target <= {IMAGES_TARGET}); images / host: {images['ratio_to_host']:.3f}"
+        )
     emit(
         "pipeline_overhead",
         {
@@ -115,6 +158,7 @@ def main() -> int:
             "target_ratio": TARGET,
             "ok": ok,
             "by_hand_steps_s": {k: round(v, 2) for k, v in by_hand_steps.items()},
+            "images": images,
             "stages_s": {
                 name: round(median(r.stages.get(name, 0.0) for _, r, _ in rows), 2)
                 for name in stage_names

@@ -26,6 +26,12 @@ step() {
 echo "==> setup: npm ci (CDK CLI), sample app venv" >&2
 npm ci --no-audit --no-fund --loglevel=error >&2 || failed_steps+=("npm ci")
 bash build-support/setup-sample-env.sh >/dev/null || failed_steps+=("sample env")
+# The builder and deployer images (podman where no docker daemon runs; local Debian bases
+# where no registry answers), for the tests that run every task in its image. Cached: a
+# second run with nothing changed takes seconds.
+echo "==> setup: images (build-support/images.sh)" >&2
+bash build-support/images.sh >&2 || failed_steps+=("images")
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/build-support/containers.conf}"
 # The infra resolve as a venv: the pipeline stage's tests deploy infra/ with it.
 ./pants export --resolve=infra >&2 || failed_steps+=("export infra")
 

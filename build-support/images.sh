@@ -171,7 +171,8 @@ public_bases_available() {
 
 # The locally added CA certificates (update-ca-certificates' own folder): npm in the Node
 # base must trust them when the machine reaches the npm registry through a TLS-inspecting
-# proxy. They stay in the Node base: the images copy only node, npm and node_modules from it.
+# proxy. In the Node base they serve only the build (the images copy node, npm and
+# node_modules from it); the Python base, which the images are made from, keeps them.
 extra_ca_bundle() {
   find /usr/local/share/ca-certificates -type f -name '*.crt' 2>/dev/null | LC_ALL=C sort | xargs -r cat
 }
@@ -240,7 +241,12 @@ local_base() {
 make_python_rootfs() {
   # shellcheck disable=SC2178 # a name reference to the caller's array
   local -n _changes="$2"
-  debian_rootfs "$1" "$PYTHON_PACKAGES"
+  # The machine's added CAs join the system store, which Debian's pip (and so a venv's pip),
+  # git and curl use: a toolchain's `pip install` in a pod reaches the index through a
+  # TLS-inspecting proxy as the host does.
+  extra_ca_bundle >"$TMP/extra-ca.crt"
+  debian_rootfs "$1" "$PYTHON_PACKAGES" \
+    --customize-hook="if [ -s '$TMP/extra-ca.crt' ]; then install -m 0644 '$TMP/extra-ca.crt' \"\$1/usr/local/share/ca-certificates/build-machine.crt\" && chroot \"\$1\" update-ca-certificates >/dev/null; fi"
   _changes=("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "ENV LANG=C.UTF-8"
             'CMD ["python3"]')
 }
@@ -283,7 +289,8 @@ choose_bases() {
   apt_install mmdebstrap
   local t=$SECONDS common python_hash node_hash
   common="$(declare -f debian_rootfs local_base); ${DEBIAN_SUITE} ${DEBIAN_MIRROR} ${DEBIAN_SECURITY_MIRROR}"
-  python_hash="$(printf '%s\n' "$common" "$(declare -f make_python_rootfs)" "$PYTHON_PACKAGES" | recipe_hash)"
+  python_hash="$(printf '%s\n' "$common" "$(declare -f make_python_rootfs)" "$PYTHON_PACKAGES" \
+    "$(extra_ca_bundle | sha256sum)" | recipe_hash)"
   node_hash="$(printf '%s\n' "$common" "$(declare -f make_node_rootfs)" "$NODE_VERSION $NODE_SHA256" \
     "$NPM_VERSION $NPM_SHA256" "$(extra_ca_bundle | sha256sum)" | recipe_hash)"
   local_base "$PYTHON_BASE_REPO" 3.11-bookworm "$python_hash" make_python_rootfs

@@ -6,7 +6,7 @@
 #                                          build-support/images.sh), as pods do on a cluster
 #
 # On a fresh machine it sets everything up first (Pants, the four wheels in a venv made
-# from the locked resolve, the pinned CDK CLI with `npm ci`, the sample app's venv). It
+# from the locked resolve, the pinned CDK CLI with `npm ci`). It
 # then copies examples/sample-app into a git repository in dist/local-demo/, runs
 # `aphex run --local` there, commits a config change that adds an environment, and runs
 # again: the new environment is deployed in that same run. Logs stay in the demo
@@ -49,11 +49,12 @@ export APHEX_INFRA_APP="$ROOT/infra"
 export APHEX_INFRA_BIN="$(ls -d "$ROOT"/dist/export/python/virtualenvs/infra/3.11*/ | head -n 1)bin"
 echo "aphex installed in $VENV"
 
-step "set-up: the pinned CDK CLI (npm ci) and the sample app's environment"
+step "set-up: the pinned CDK CLI (npm ci)"
 npm ci --no-audit --no-fund --loglevel=error
-SAMPLE_VENV="$(bash build-support/setup-sample-env.sh)"
 export APHEX_CDK_CLI="$ROOT/node_modules/.bin/cdk"
-export PATH="$SAMPLE_VENV/bin:$PATH"   # the app's own python3 (aws-cdk-lib, pytest, boto3)
+# The sample app's own packages come from its config's toolchain, installed by the first
+# environment stage into a cache (~/.cache/aphex/volumes, or the engine's volume with
+# --images) and reused after.
 
 if ((${#IMAGES[@]})); then
   step "the images: build-support/images.sh (cached: quick when nothing changed)"

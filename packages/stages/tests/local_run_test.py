@@ -10,61 +10,22 @@ The tests share one repository and run in order, as a user would:
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import git
 import pytest
-import yaml
 
-from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.local.inspect import local_runs
-from aphex_stages.local.kubeapi import KubeApiServer
-from aphex_stages.local.layout import LocalPaths
-from aphex_stages.local.session import LocalRunOptions, run_local
-from aphex_testing.cdk import ensure_cdk_cli, ensure_sample_venv, sample_app_dir, venv_env
-
-WORKFLOW_PREFIX = "aphex-sample-"
-
-
-class SampleRepo:
-    """A git repository holding a copy of the sample app."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        shutil.copytree(sample_app_dir(), path, ignore=shutil.ignore_patterns("cdk.out", ".aphex"))
-        self.repo = git.Repo.init(path, initial_branch="main")
-        with self.repo.config_writer() as config:  # no global git identity on a fresh machine
-            config.set_value("user", "name", "aphex")
-            config.set_value("user", "email", "aphex@localhost")
-        self.commit("sample app")
-
-    def commit(self, message: str) -> str:
-        self.repo.git.add(A=True)
-        self.repo.git.commit(m=message)
-        return self.repo.head.commit.hexsha
-
-    def edit_config(self, change: Any) -> None:
-        path = self.path / "aphex-config.yaml"
-        data = yaml.safe_load(path.read_text())
-        change(data)
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-    @property
-    def paths(self) -> LocalPaths:
-        return LocalPaths.of(self.path)
+from aphex_testing.cdk import ensure_cdk_cli
+from aphex_testing.sample_repo import SampleRepo, local_cluster, phases, run_sample
 
 
 @pytest.fixture(scope="module")
@@ -74,37 +35,15 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleRepo:
 
 @pytest.fixture(autouse=True)
 def app_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app's own python3 first on PATH, as a user's activated venv; the pinned CDK CLI."""
-    for name, value in venv_env(ensure_sample_venv()).items():
-        monkeypatch.setenv(name, value)
+    """The pinned CDK CLI, and no AWS settings of the host. The app's own packages come from
+    its config's toolchain (no venv of the app on PATH)."""
     monkeypatch.setenv("APHEX_CDK_CLI", str(ensure_cdk_cli()))
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
 
 
-@contextlib.contextmanager
-def local_cluster(sample: SampleRepo) -> Iterator[KubeCluster]:
-    """The local runs' cluster, as its admin (between runs: the state file is free)."""
-    with KubeApiServer(state_file=sample.paths.cluster_state, authenticate=True) as api:
-        yield KubeCluster.with_token(api.url, api.admin_token, "argo")
-
-
-def run(sample: SampleRepo, **options: Any) -> tuple[int, str]:
-    out = io.StringIO()
-    code = run_local(LocalRunOptions(repo=sample.path, approve="all", out=out, **options))
-    return code, out.getvalue()
-
-
-def phases(text: str, workflow_index: int = -1) -> dict[str, str]:
-    """task → status from the summary table of the given workflow run."""
-    rows = [line.split() for line in text.splitlines() if line.startswith(WORKFLOW_PREFIX)]
-    workflows = list(dict.fromkeys(row[0] for row in rows))
-    chosen = workflows[workflow_index]
-    return {row[1]: row[2] for row in rows if row[0] == chosen}
-
-
 def test_first_run_deploys_every_environment(sample: SampleRepo) -> None:
-    code, text = run(sample)
+    code, text = run_sample(sample)
     assert code == 0, text
     tasks = phases(text)
     for task in ("validation", "build", "pipeline-deployment", "approve-prod", "on-exit"):
@@ -150,7 +89,7 @@ def test_failing_staging_test_stops_prod_and_an_added_task_runs(sample: SampleRe
     with local_cluster(sample) as cluster:
         cluster.apply_template(doc, live.resource_version)
 
-    code, text = run(sample)
+    code, text = run_sample(sample)
     assert code == 1, text
     tasks = phases(text)
     assert tasks["test-staging"] == "failed"
@@ -244,7 +183,7 @@ def test_fix_and_new_environment_deploy_in_one_run(
 
     sample.edit_config(fix_and_add_qa)
     sha = sample.commit("fix staging, add qa")
-    code, text = run(sample)
+    code, text = run_sample(sample)
     assert code == 0, text
     first, restarted = phases(text, 0), phases(text, -1)
     # The first run is superseded, not failed: it succeeds and deploys nothing.
@@ -254,7 +193,7 @@ def test_fix_and_new_environment_deploy_in_one_run(
     assert re.search(r"\(run\)\s+succeeded: superseded", text), text
     assert "environment added: qa" in text
     for environment in ("dev", "qa", "staging", "prod"):
-        assert restarted[f"deploy-{environment}"] == "succeeded", text
+        assert restarted.get(f"deploy-{environment}") == "succeeded", text
     assert f"aphex-sample-{sha[:12]}-r1" in text
     assert "qa           StorageStack    BucketName" in text
     # The run records: the superseded run says so, the restart succeeded.

@@ -6,10 +6,11 @@
     result.outputs          # {"StorageStack": {"BucketName": ...}, ...}
 
 The steps: download the commit's artifact and verify it; load ``aphex-config.yaml`` from
-its tree; assume the environment's role; synthesize the CDK app once, in the tree, with
-the context ``account``, ``region``, ``environment`` and the environment's ``context``;
-deploy the configured stacks in order from that one assembly; store the outputs beside
-the artifact as ``outputs/<environment>.json``.
+its tree; install (or reuse) the config's ``toolchain``; assume the environment's role;
+synthesize the CDK app once, in the tree, with the context ``account``, ``region``,
+``environment`` and the environment's ``context``; deploy the configured stacks in order
+from that one assembly; store the outputs beside the artifact as
+``outputs/<environment>.json``.
 
 :func:`fetch_environment` and :func:`environment_target` are shared with the test stage.
 """
@@ -47,6 +48,7 @@ from aphex_stages.cdk import (
     assume_role,
 )
 from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.toolchain import prepare_toolchain
 from aphex_stages.workspace import load_workspace_config
 
 if TYPE_CHECKING:
@@ -60,6 +62,7 @@ __all__ = [
     "DeployResult",
     "EnvironmentJob",
     "FetchedEnvironment",
+    "app_path",
     "base_target",
     "deploy_environment",
     "environment_target",
@@ -216,6 +219,20 @@ def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
     return FetchedEnvironment(tree=tree, scratch=scratch, config=config, env=env, location=location)
 
 
+def app_path(
+    fetched: FetchedEnvironment,
+    *,
+    log: logging.Logger,
+    on_line: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """The app's toolchain, installed or reused (:func:`prepare_toolchain`), as the PATH its
+    commands run with; empty when the config has no ``toolchain``."""
+    prepared = prepare_toolchain(
+        fetched.config.toolchain, fetched.tree, log=log, on_line=on_line, scratch=fetched.scratch
+    )
+    return {} if prepared is None else {"PATH": prepared.environ["PATH"]}
+
+
 def synth_context(env: Environment) -> dict[str, ContextValue]:
     """The environment's ``context`` plus ``account``, ``region`` and ``environment`` (these win)."""
     context: dict[str, ContextValue] = dict(env.context)
@@ -335,8 +352,13 @@ def deploy_environment(
     log.info(
         "deploying %s to %s/%s (%s)", ", ".join(stacks), env.account, env.region, target.describe()
     )
+    mark = time.monotonic()
+    app_environ = app_path(fetched, log=log, on_line=on_line)
+    timings["toolchain"] = time.monotonic() - mark
     try:
-        runner = CdkRunner(target=target, cli=cli, on_line=on_line, timeout=SYNTH_TIMEOUT)
+        runner = CdkRunner(
+            target=target, cli=cli, on_line=on_line, timeout=SYNTH_TIMEOUT, env=app_environ
+        )
     except CdkCliNotFoundError as error:
         raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
     mark = time.monotonic()

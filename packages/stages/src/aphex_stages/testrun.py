@@ -36,6 +36,7 @@ from aphex_stages.cdk.aws import apply_environ
 from aphex_stages.deploy import (
     EnvironmentJob,
     FetchedEnvironment,
+    app_path,
     environment_target,
     fetch_environment,
     outputs_name,
@@ -269,6 +270,7 @@ def run_environment_tests(
     reports_dir = fetched.scratch / "test-reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
     environ = _test_environ(s3, job, fetched, reports_dir)
+    environ.update(app_path(fetched, log=log, on_line=on_line))
     since = time.time()
     outcomes = run_commands(
         settings.commands, cwd=fetched.tree, env=environ, timeout=budget, on_line=on_line

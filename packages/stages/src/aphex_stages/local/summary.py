@@ -21,7 +21,7 @@ def _superseded_reasons(result: RunResult) -> list[str]:
             except OSError:
                 continue
             if text:
-                lines.append(f"{result.workflow}: {text[-1].strip()}")
+                lines.append(f"superseded {result.workflow}: {text[-1].strip()}")
     return lines
 
 

@@ -51,8 +51,10 @@ def _deploy_infra(config_file: Path, context: StageContext) -> None:
 
 def _preflight(root: Path, config: AphexConfig, log: logging.Logger) -> None:
     """The deployer's tools, checked here (in the deployer image) before anything deploys:
-    node, npm and the pinned CDK CLI, and the programs of the test commands."""
-    problems = check_toolchain(root, cdk=True) + check_commands(test_commands(config), root)
+    node, npm and the pinned CDK CLI, and the programs of the test commands (unless the
+    config has a ``toolchain``: they come from it, installed only in the environment stage)."""
+    tests = [] if config.toolchain is not None else test_commands(config)
+    problems = check_toolchain(root, cdk=True) + check_commands(tests, root)
     if problems:
         count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
         raise StageError(

@@ -1,0 +1,84 @@
+"""The sample app as a git repository on disk, and `aphex run --local` over it, for tests.
+
+    sample = SampleRepo(tmp_path / "app")           # a copy of examples/sample-app, committed
+    sample.edit_config(lambda data: ...)            # change aphex-config.yaml
+    sha = sample.commit("add qa")
+    code, text = run_sample(sample, images=True)    # exit code and everything printed
+    phases(text)                                    # task -> status of the last workflow
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import git
+import yaml
+
+from aphex_stages.cluster.kube import KubeCluster
+from aphex_stages.local.kubeapi import KubeApiServer
+from aphex_stages.local.layout import LocalPaths
+from aphex_stages.local.session import LocalRunOptions, run_local
+from aphex_testing.sample_env import sample_app_dir
+
+__all__ = ["WORKFLOW_PREFIX", "SampleRepo", "local_cluster", "phases", "run_sample"]
+
+#: Every workflow of the sample pipeline starts so (its pipeline name).
+WORKFLOW_PREFIX = "aphex-sample-"
+
+
+class SampleRepo:
+    """A git repository holding a copy of the sample app."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        ignore = shutil.ignore_patterns("cdk.out", ".aphex")
+        shutil.copytree(sample_app_dir(), path, ignore=ignore)
+        self.repo = git.Repo.init(path, initial_branch="main")
+        with self.repo.config_writer() as config:  # no global git identity on a fresh machine
+            config.set_value("user", "name", "aphex")
+            config.set_value("user", "email", "aphex@localhost")
+        self.commit("sample app")
+
+    def commit(self, message: str) -> str:
+        """Commit every change; the new commit's SHA."""
+        self.repo.git.add(A=True)
+        self.repo.git.commit(m=message)
+        return str(self.repo.head.commit.hexsha)
+
+    def edit_config(self, change: Callable[[dict[str, Any]], None]) -> None:
+        """Change aphex-config.yaml through `change(data)` (in place)."""
+        path = self.path / "aphex-config.yaml"
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+    @property
+    def paths(self) -> LocalPaths:
+        return LocalPaths.of(self.path)
+
+
+@contextlib.contextmanager
+def local_cluster(sample: SampleRepo) -> Iterator[KubeCluster]:
+    """The local runs' cluster, as its admin (between runs: the state file is free)."""
+    with KubeApiServer(state_file=sample.paths.cluster_state, authenticate=True) as api:
+        yield KubeCluster.with_token(api.url, api.admin_token, "argo")
+
+
+def run_sample(sample: SampleRepo, **options: Any) -> tuple[int, str]:
+    """`aphex run --local` on the repository with every gate approved: exit code, output."""
+    out = io.StringIO()
+    code = run_local(LocalRunOptions(repo=sample.path, approve="all", out=out, **options))
+    return code, out.getvalue()
+
+
+def phases(text: str, workflow_index: int = -1) -> dict[str, str]:
+    """task → status from the summary table of the given workflow run."""
+    rows = [line.split() for line in text.splitlines() if line.startswith(WORKFLOW_PREFIX)]
+    workflows = list(dict.fromkeys(row[0] for row in rows))
+    chosen = workflows[workflow_index]
+    return {row[1]: row[2] for row in rows if row[0] == chosen}
