@@ -32,12 +32,12 @@ WORKFLOW_PREFIX = "aphex-sample-"
 
 
 class SampleRepo:
-    """A git repository holding a copy of the sample app."""
+    """A git repository holding a copy of the sample app (or of the app folder `source`)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, source: Path | None = None) -> None:
         self.path = path
-        ignore = shutil.ignore_patterns("cdk.out", ".aphex")
-        shutil.copytree(sample_app_dir(), path, ignore=ignore)
+        ignore = shutil.ignore_patterns("cdk.out", ".aphex", "node_modules", "__pycache__")
+        shutil.copytree(source or sample_app_dir(), path, ignore=ignore)
         self.repo = git.Repo.init(path, initial_branch="main")
         with self.repo.config_writer() as config:  # no global git identity on a fresh machine
             config.set_value("user", "name", "aphex")
