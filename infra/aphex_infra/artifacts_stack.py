@@ -69,6 +69,7 @@ class AphexArtifactsStack(Stack):
         self.settings = settings
         self.log_bucket = self._log_bucket()
         self.bucket = self._artifact_bucket()
+        self._write_once()
         self.log_group = logs.LogGroup(
             self,
             "PipelineLogGroup",
@@ -145,6 +146,38 @@ class AphexArtifactsStack(Stack):
                 # deployed/<pipeline>/ holds the last successful deployment per environment:
                 # current versions never expire.
             ],
+        )
+
+    #: The objects of a commit's artifact (``<pipeline>/<sha>/...``): written once, never
+    #: replaced or deleted (the lifecycle rules expire them; bucket policies do not apply
+    #: to lifecycle actions).
+    WRITE_ONCE_FILES = ("artifact.tar.gz", "manifest.json", "latest.json")
+
+    def _write_once(self) -> None:
+        """Bucket policy: a PUT of an artifact object must be conditional (If-None-Match),
+        so it can never replace one, and no principal may delete one."""
+        pipeline = self.settings.pipeline
+        arns = [
+            self.bucket.arn_for_objects(f"{pipeline}/*/{name}") for name in self.WRITE_ONCE_FILES
+        ]
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ArtifactsAreWriteOnce",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=arns,
+                conditions={"Null": {"s3:if-none-match": "true"}},
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="ArtifactsAreNeverDeleted",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=arns,
+            )
         )
 
     # -- the execution role --------------------------------------------------------------

@@ -121,6 +121,25 @@ def test_ssl_enforced_on_both_buckets(template: dict[str, Any]) -> None:
         assert denies and denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_artifact_objects_are_write_once(template: dict[str, Any]) -> None:
+    """No principal can replace (an unconditional PUT) or delete a commit's artifact."""
+    statements = [
+        statement
+        for policy in resources(template, "AWS::S3::BucketPolicy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    by_sid = {s.get("Sid"): s for s in statements}
+    put, delete = by_sid["ArtifactsAreWriteOnce"], by_sid["ArtifactsAreNeverDeleted"]
+    for statement in (put, delete):
+        assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+        keys = sorted(_text(r).rsplit("/", 1)[-1] for r in statement["Resource"])
+        assert keys == ["artifact.tar.gz", "latest.json", "manifest.json"]
+        assert all(f"/{PIPELINE}/*/" in _text(r) for r in statement["Resource"])
+    assert put["Action"] == "s3:PutObject"
+    assert put["Condition"] == {"Null": {"s3:if-none-match": "true"}}
+    assert sorted(delete["Action"]) == ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+
+
 def test_lifecycle_expires_noncurrent_artifacts_and_runs(template: dict[str, Any]) -> None:
     rules = {r["Id"]: r for r in _artifact_bucket(template)["LifecycleConfiguration"]["Rules"]}
     assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {

@@ -270,5 +270,5 @@ def test_workflow_parameters_only_ever_reach_argv_entries(linear_template: dict[
         assert command.startswith("aphex-")
         for arg in container["args"]:
             if "{{" in arg:
-                assert re.fullmatch(r"\{\{[a-z.-]+\}\}", arg), arg
+                assert re.fullmatch(r"\{\{[a-z0-9.-]+\}\}", arg), arg
         assert "sh" not in container["command"] and "-c" not in container["args"]

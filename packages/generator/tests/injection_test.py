@@ -69,6 +69,7 @@ def test_config_values_appear_only_as_literals(linear_template: dict[str, Any]) 
         "{{workflow.status}}",
         "{{workflow.failures}}",
         "{{tasks.pipeline-deployment.outputs.parameters.superseded}}",  # the stage's own output
+        "{{workflow.outputs.parameters.artifact-sha256}}",  # the build stage's own output
         "{{duration}}",  # metrics: Argo's own template variables
         "{{status}}",
     }

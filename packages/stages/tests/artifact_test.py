@@ -23,6 +23,7 @@ from aphex_stages.artifact import (
     ArtifactManifest,
     download_artifact,
     extract_artifact,
+    find_artifact,
     package_artifact,
     read_beside,
     s3_client,
@@ -79,8 +80,12 @@ def bucket(s3, unique_name):
     return name
 
 
-def package(tmp_path: Path, name: str, patterns=None, **tree) -> tuple[Path, ArtifactManifest]:
+def package(
+    tmp_path: Path, name: str, patterns=None, extra: str | None = None, **tree
+) -> tuple[Path, ArtifactManifest]:
     root = make_tree(tmp_path / f"{name}-tree", **tree)
+    if extra is not None:  # a tree that differs from the others
+        (root / "extra.txt").write_text(extra)
     out = tmp_path / f"{name}.tar.gz"
     manifest = package_artifact(root, patterns, out, commit=SHA, created=CREATED)
     return out, manifest
@@ -204,13 +209,36 @@ def test_upload_layout_checksums_and_latest_written_last(tmp_path, s3, bucket):
 
 
 def test_a_second_upload_keeps_the_first(tmp_path, s3, bucket):
+    """Write-once: a second build of the commit (even of other files) does not replace its
+    artifact; the second upload is told the first one's location."""
     out, manifest = package(tmp_path, "a")
     first = upload_artifact(s3, bucket, "demo", SHA, out, manifest)
-    second = upload_artifact(s3, bucket, "demo", SHA, out, manifest)
-    assert first.prefix != second.prefix
-    keys = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]}
-    assert {first.artifact_key, second.artifact_key, first.manifest_key} <= keys
-    assert ArtifactLocation.from_latest(s3, bucket, "demo", SHA).prefix == second.prefix
+    assert find_artifact(s3, bucket, "demo", SHA) == first
+    other, other_manifest = package(tmp_path, "b", extra="rebuilt")
+    second = upload_artifact(s3, bucket, "demo", SHA, other, other_manifest)
+    assert second == first
+    assert ArtifactLocation.from_latest(s3, bucket, "demo", SHA) == first
+    tree = download_artifact(s3, bucket, "demo", SHA, tmp_path / "dest")
+    assert not (tree / "extra.txt").exists()
+
+
+def test_a_replaced_artifact_is_refused_against_the_builds_digest(tmp_path, s3, bucket):
+    """An artifact swapped after the build (say at the prod gate), with a consistent
+    latest.json and manifest, fails against the digest the run's build stage reported."""
+    out, manifest = package(tmp_path, "a")
+    built = upload_artifact(s3, bucket, "demo", SHA, out, manifest)
+    assert find_artifact(s3, bucket, "demo", "f" * 40) is None
+    swapped, swapped_manifest = package(tmp_path, "evil", extra="swapped")
+    _publish(s3, bucket, swapped, swapped_manifest.to_json(), f"demo/{SHA}/20990101T000000000000Z/")
+    # Without the build's digest the swap is self-consistent and would pass ...
+    unchecked = download_artifact(s3, bucket, "demo", SHA, tmp_path / "unchecked")
+    assert (unchecked / "extra.txt").read_text() == "swapped"
+    # ... with it, it is refused before anything is extracted.
+    with pytest.raises(StageError) as caught:
+        download_artifact(s3, bucket, "demo", SHA, tmp_path / "dest", expected_sha256=built.sha256)
+    assert caught.value.code is ExitCode.ARTIFACT_INVALID
+    assert "not the one this run built" in caught.value.cause
+    assert not (tmp_path / "dest").exists()
 
 
 def test_download_round_trip_and_upload_beside(tmp_path, s3, bucket):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from aphex_generator import EnvVar, Output
 from aphex_stages.artifact import ArtifactLocation, download_artifact, s3_client
 from aphex_stages.process import describe_command, run_command
 from aphex_stages.stages import build
@@ -185,18 +186,29 @@ def test_missing_bucket_setting_is_exit_2(tmp_path, capsys, bucket, monkeypatch)
     assert "APHEX_ARTIFACT_BUCKET is not set" in log
 
 
-def test_a_rerun_never_overwrites_and_rebuilds_identical_bytes(tmp_path, capsys, s3, bucket):
+def test_a_rerun_keeps_the_first_artifact_and_reports_its_digest(
+    tmp_path, capsys, s3, bucket, monkeypatch
+):
+    """Artifacts are write-once: a second build of the commit (a retried or restarted run)
+    neither rebuilds nor uploads; both report the first artifact's digest as the output
+    the later stages hold the artifact to."""
+    outputs = tmp_path / "outputs"
+    monkeypatch.setenv(EnvVar.OUTPUTS_DIR, str(outputs))
     remote = remote_with(tmp_path)
     assert run(capsys, remote.sha, remote.url)[0] == 0
     first = ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha)
     first_body = s3.get_object(Bucket=bucket, Key=first.artifact_key)["Body"].read()
-    assert run(capsys, remote.sha, remote.url)[0] == 0
-    second = ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha)
-    assert second.prefix != first.prefix
+    digest_file = outputs / Output.ARTIFACT_SHA256
+    assert digest_file.read_text().strip() == first.sha256
+    digest_file.unlink()
+    code, log = run(capsys, remote.sha, remote.url)
+    assert code == 0, log
+    assert "already has its artifact" in log and "build command" not in log
+    assert ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha) == first
     tarballs = [key for key in keys(s3, bucket) if key.endswith("artifact.tar.gz")]
-    assert tarballs == sorted([first.artifact_key, second.artifact_key])
+    assert tarballs == [first.artifact_key]
     assert s3.get_object(Bucket=bucket, Key=first.artifact_key)["Body"].read() == first_body
-    assert second.sha256 == first.sha256  # same commit, same bytes
+    assert digest_file.read_text().strip() == first.sha256
 
 
 def test_private_repository_token_never_reaches_logs_or_disk(

@@ -326,6 +326,24 @@ def test_tampered_artifact_is_refused(commits: Commits) -> None:
     assert synth_counts().get("dev", 0) == before
 
 
+def test_an_artifact_other_than_the_builds_is_refused(commits: Commits) -> None:
+    """The template passes the build stage's digest: a commit's artifact that is not the
+    one this run built (replaced at the gate, say) is refused before anything runs."""
+    before = synth_counts().get("dev", 0)
+    other = "0" * 64
+    run = run_stage(
+        environment.main, commits.a, commits.url, "--environment", "dev", "--artifact-sha256", other
+    )
+    assert run.code == 9, run.log
+    assert "is not the one this run built" in run.log
+    assert synth_counts().get("dev", 0) == before
+    run = run_stage(
+        environment.main, commits.a, commits.url, "--environment", "dev", "--artifact-sha256", "x"
+    )
+    assert run.code == 2, run.log
+    assert "--artifact-sha256 must be 64 lower-case hex digits" in run.log
+
+
 def test_failure_in_second_stack_names_it_and_keeps_the_first(
     cdk_moto: CdkMoto, commits: Commits
 ) -> None:

@@ -153,6 +153,7 @@ class Option(_Names):
     ENVIRONMENT = "--environment"
     WORKFLOW_NAME = "--workflow-name"
     LOG_FORMAT = "--log-format"
+    ARTIFACT_SHA256 = "--artifact-sha256"  # environment and test stages: the build's digest
 
 
 class Param(_Names):

@@ -86,6 +86,10 @@ def _literal(value: str, what: str) -> str:
     return value
 
 
+#: The build stage's artifact digest, a global output of the run (set when build ends).
+ARTIFACT_DIGEST = "{{workflow.outputs.parameters." + Output.ARTIFACT_SHA256 + "}}"
+
+
 def _output(name: str) -> dict[str, Any]:
     """An output parameter the stage writes into the pod's outputs folder."""
     return {"name": name, "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}"}}
@@ -233,6 +237,9 @@ class _Renderer:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
                 template["container"]["env"] += self.rerender_env()
                 template["outputs"] = {"parameters": [_output(Output.SUPERSEDED)]}
+            if node.kind is NodeKind.BUILD:  # the digest every later stage holds the artifact to
+                digest = {**_output(Output.ARTIFACT_SHA256), "globalName": Output.ARTIFACT_SHA256}
+                template["outputs"] = {"parameters": [digest]}
             templates.append(template)
         templates.append(self.exit_handler_template())
         return templates
@@ -271,9 +278,9 @@ class _Renderer:
             tests = self.config.environment(env_name).tests
             assert tests is not None
             deadline = tests.timeout_minutes * 60
-        template = self.container_template(
-            name, stage, [*self.common_args(), Option.ENVIRONMENT, env_name], deadline
-        )
+        args = [*self.common_args(), Option.ENVIRONMENT, env_name]
+        args += [Option.ARTIFACT_SHA256, ARTIFACT_DIGEST]
+        template = self.container_template(name, stage, args, deadline)
         if kind is NodeKind.DEPLOY:
             template["synchronization"] = {
                 "mutexes": [{"name": names.mutex_name(self.pipeline, env_name)}]

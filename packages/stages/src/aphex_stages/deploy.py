@@ -31,9 +31,16 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import AphexConfig, Environment
-from aphex_generator import EnvVar, session_name
+from aphex_generator import EnvVar, Option, session_name
 from aphex_monitoring import register_secret
-from aphex_stages.artifact import ArtifactLocation, download_artifact, s3_client, upload_beside
+from aphex_stages.artifact import (
+    ArtifactLocation,
+    download_artifact,
+    require_digest,
+    s3_client,
+    upload_beside,
+)
+from aphex_stages.artifact.tarball import SHA256_HEX
 from aphex_stages.cdk import (
     AwsTarget,
     CdkCliNotFoundError,
@@ -92,6 +99,8 @@ class EnvironmentJob:
     environment: str
     bucket: str
     work_dir: Path
+    #: The SHA-256 the run's build stage reported: any other artifact is refused.
+    artifact_sha256: str | None = None
 
     @classmethod
     def from_stage(cls, context: StageContext) -> EnvironmentJob:
@@ -99,12 +108,19 @@ class EnvironmentJob:
         environment = context.inputs.environment
         if environment is None:
             raise StageError(ExitCode.USAGE, "--environment is required")
+        digest = getattr(context.args, "artifact_sha256", None)
+        if digest is not None and not SHA256_HEX.fullmatch(digest):
+            raise StageError(
+                ExitCode.USAGE,
+                f"{Option.ARTIFACT_SHA256} must be 64 lower-case hex digits, got {digest!r}",
+            )
         return cls(
             pipeline=context.inputs.pipeline,
             commit=context.inputs.commit,
             environment=environment,
             bucket=context.settings.require_bucket(),
             work_dir=context.settings.work_dir,
+            artifact_sha256=digest,
         )
 
 
@@ -203,9 +219,17 @@ def environment_target(job: EnvironmentJob, env: Environment) -> AwsTarget:
 def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
     """Download and verify the commit's artifact, load its config, pick the environment."""
     location = ArtifactLocation.from_latest(s3, job.bucket, job.pipeline, job.commit)
+    require_digest(location, job.artifact_sha256)
     job.work_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{job.environment}-", dir=job.work_dir))
-    tree = download_artifact(s3, job.bucket, job.pipeline, job.commit, scratch / "artifact")
+    tree = download_artifact(
+        s3,
+        job.bucket,
+        job.pipeline,
+        job.commit,
+        scratch / "artifact",
+        expected_sha256=job.artifact_sha256 or location.sha256,
+    )
     config = load_workspace_config(tree)
     try:
         env = config.environment(job.environment)

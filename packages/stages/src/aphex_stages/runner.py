@@ -118,7 +118,7 @@ def build_parser(stage: Stage) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=stage.spec.script,
         description=stage.description,
-        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 superseded, "
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, "
         "4-13 stage failures (see aphex_stages.errors.ExitCode), 130 interrupted.",
     )
     parser.add_argument(Option.PIPELINE, required=True, help="pipeline name (DNS label)")
@@ -126,6 +126,12 @@ def build_parser(stage: Stage) -> argparse.ArgumentParser:
     parser.add_argument(Option.REPOSITORY, required=True, help="https, ssh or file git URL")
     if stage.needs_environment:
         parser.add_argument(Option.ENVIRONMENT, required=True, help="environment name")
+        parser.add_argument(
+            Option.ARTIFACT_SHA256,
+            default=None,
+            help="SHA-256 of the artifact this run's build stage made (the template passes it);"
+            " any other artifact of the commit is refused",
+        )
     parser.add_argument(
         Option.WORKFLOW_NAME,
         default=os.environ.get(EnvVar.WORKFLOW_NAME) or None,

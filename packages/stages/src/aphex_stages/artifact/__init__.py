@@ -41,7 +41,9 @@ from aphex_stages.artifact.tarball import (
 )
 from aphex_stages.artifact.transfer import (
     download_artifact,
+    find_artifact,
     read_beside,
+    require_digest,
     upload_artifact,
     upload_beside,
 )
@@ -56,9 +58,11 @@ __all__ = [
     "check_bucket",
     "download_artifact",
     "extract_artifact",
+    "find_artifact",
     "latest_key",
     "package_artifact",
     "read_beside",
+    "require_digest",
     "s3_client",
     "select_files",
     "sha256_file",

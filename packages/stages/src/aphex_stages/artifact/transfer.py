@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from aphex_stages.artifact.keys import ARTIFACT_FILE, ArtifactLocation, beside_key
+from aphex_stages.artifact.keys import ARTIFACT_FILE, ArtifactLocation, beside_key, latest_key
 from aphex_stages.artifact.s3 import S3Client, error_code, get_bytes, s3_call
 from aphex_stages.artifact.tarball import (
     CHUNK,
@@ -62,7 +62,8 @@ def upload_artifact(
 ) -> ArtifactLocation:
     """Upload the tarball and manifest under a fresh timestamp, then point ``latest.json`` at it.
 
-    Earlier uploads are never replaced. Raises StageError(AWS_FAILED) when S3 fails after
+    Nothing is ever replaced: when the commit already has a ``latest.json`` (another build
+    of it finished first), that artifact stays the commit's and its location is returned. Raises StageError(AWS_FAILED) when S3 fails after
     boto3's retries.
     """
     digest = sha256_file(tarball)
@@ -104,13 +105,12 @@ def upload_artifact(
             raise StageError(
                 ExitCode.AWS_FAILED, f"s3://{bucket}/{location.manifest_key} already exists"
             )
-        s3.put_object(
-            Bucket=bucket,
-            Key=location.latest_key,
-            Body=location.to_json(),
-            ChecksumAlgorithm="SHA256",
-            ContentType="application/json",
-        )
+        # Write-once: the commit's first artifact stays its artifact. A build that lost a
+        # race to another build of the same commit gets the winner's location.
+        if not _put_new(
+            s3, bucket, location.latest_key, location.to_json(), ContentType="application/json"
+        ):
+            return ArtifactLocation.from_latest(s3, bucket, pipeline, commit)
     return location
 
 
@@ -190,14 +190,49 @@ def _download(s3: S3Client, location: ArtifactLocation, target: Path) -> None:
         raise invalid(f"{location.uri} does not match S3's own SHA-256 checksum")
 
 
-def download_artifact(s3: S3Client, bucket: str, pipeline: str, commit: str, dest: Path) -> Path:
-    """Download the commit's current artifact, verify it, extract it into ``dest``; return ``dest``.
+def find_artifact(s3: S3Client, bucket: str, pipeline: str, commit: str) -> ArtifactLocation | None:
+    """The commit's artifact, or None when it has none yet (its ``latest.json`` is absent)."""
+    with s3_call(s3, f"looking for the artifact of {commit[:12]} in s3://{bucket}/"):
+        try:
+            s3.head_object(Bucket=bucket, Key=latest_key(pipeline, commit))
+        except ClientError as error:
+            if error_code(error) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+    return ArtifactLocation.from_latest(s3, bucket, pipeline, commit)
 
-    StageError(ARTIFACT_INVALID) when there is no artifact, the tarball or any file fails
-    its checksum, or the tarball holds unsafe entries; StageError(AWS_FAILED) when S3 fails.
+
+def require_digest(location: ArtifactLocation, expected: str | None) -> None:
+    """StageError(ARTIFACT_INVALID) unless the artifact is the one whose SHA-256 the run's
+    build stage reported (``expected``; None: no digest to hold it to)."""
+    if expected is None or expected == location.sha256:
+        return
+    raise invalid(
+        f"the artifact of commit {location.commit[:12]} is not the one this run built: "
+        f"{location.latest_key} names sha256 {location.sha256[:12]}..., the build made "
+        f"{expected[:12]}...; it was replaced after the build. Run the pipeline again for "
+        "a new commit"
+    )
+
+
+def download_artifact(
+    s3: S3Client,
+    bucket: str,
+    pipeline: str,
+    commit: str,
+    dest: Path,
+    *,
+    expected_sha256: str | None = None,
+) -> Path:
+    """Download the commit's artifact, verify it, extract it into ``dest``; return ``dest``.
+
+    StageError(ARTIFACT_INVALID) when there is no artifact, it is not the one whose digest
+    is ``expected_sha256`` (the build stage's output), the tarball or any file fails its
+    checksum, or the tarball holds unsafe entries; StageError(AWS_FAILED) when S3 fails.
     """
     target = Path(dest).absolute()
     location = ArtifactLocation.from_latest(s3, bucket, pipeline, commit)
+    require_digest(location, expected_sha256)
     scratch = target.parent / f".{target.name}.download"
     scratch.mkdir(parents=True, exist_ok=True)
     try:

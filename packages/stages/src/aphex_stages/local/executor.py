@@ -224,10 +224,14 @@ class LocalWorkflow:
         state.log_path = self.run_dir / f"{state.name}.log"
         state.command = spec.argv
         state.image = self.runtime.image_info(spec.image)
+        declared = (template.get("outputs") or {}).get("parameters") or []
         outputs = {
             str(p["name"]): str(p["valueFrom"]["path"])
-            for p in (template.get("outputs") or {}).get("parameters") or []
+            for p in declared
             if "path" in (p.get("valueFrom") or {})
+        }
+        global_names = {
+            str(p["name"]): str(p["globalName"]) for p in declared if p.get("globalName")
         }
         process = self.runtime.start(
             spec,
@@ -253,6 +257,8 @@ class LocalWorkflow:
         with self._lock:
             for name, value in produced.items():
                 self.scope[f"tasks.{state.name}.outputs.parameters.{name}"] = value
+                if name in global_names:  # as Argo does: a workflow-wide output
+                    self.scope[f"workflow.outputs.parameters.{global_names[name]}"] = value
         if self._stopping:
             self._finish(state, "Failed", "interrupted")
         elif code == 0:

@@ -19,8 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aphex_config import Command
-from aphex_generator import BUILD, CONFIG_FILE
-from aphex_stages.artifact import check_bucket, package_artifact, s3_client, upload_artifact
+from aphex_generator import BUILD, CONFIG_FILE, Output
+from aphex_stages.artifact import (
+    check_bucket,
+    find_artifact,
+    package_artifact,
+    s3_client,
+    upload_artifact,
+)
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.logs import command_output
 from aphex_stages.process import describe_command, describe_exit, run_command
@@ -96,6 +102,20 @@ def _work(context: StageContext) -> None:
     bucket = settings.require_bucket()
     s3 = s3_client()
     check_bucket(s3, bucket)
+    existing = find_artifact(s3, bucket, inputs.pipeline, inputs.commit)
+    if existing is not None:
+        # Artifacts are write-once: a second build of a commit (a retried or restarted
+        # run) deploys what the first one built, never a rebuilt replacement.
+        log.info(
+            "commit %s already has its artifact (%s, sha256 %s, uploaded %s); using it:"
+            " artifacts are never rebuilt or replaced",
+            inputs.commit[:12],
+            existing.uri,
+            existing.sha256,
+            existing.uploaded,
+        )
+        context.outputs[Output.ARTIFACT_SHA256] = existing.sha256
+        return
     workspace = open_workspace(context)
     config = workspace.config
     override = context.args.timeout_seconds
@@ -125,6 +145,7 @@ def _work(context: StageContext) -> None:
     location = upload_artifact(s3, bucket, inputs.pipeline, inputs.commit, tarball, manifest)
     context.output_keys.extend([location.artifact_key, location.manifest_key, location.latest_key])
     log.info("artifact uploaded to %s (sha256 %s)", location.uri, location.sha256)
+    context.outputs[Output.ARTIFACT_SHA256] = location.sha256
 
 
 stage = Stage(

@@ -1,0 +1,1 @@
+"""The lambda sample app's stacks."""
