@@ -24,6 +24,7 @@ from aphex_stages.artifact import (
     download_artifact,
     extract_artifact,
     find_artifact,
+    links_escaping,
     package_artifact,
     read_beside,
     s3_client,
@@ -171,6 +172,36 @@ def test_symlinks_leaving_the_workspace_are_not_packaged(tmp_path):
     with pytest.raises(StageError) as caught:
         package_artifact(root, None, tmp_path / "out.tar.gz", commit=SHA)
     assert "outside" in caught.value.cause
+
+
+#: ``l -> .``, ``u1 -> l/..``, ``u2 -> u1/..``, ...: each inside the tree as text, together
+#: the tree's parents; ``passwd`` then reads the host's /etc/passwd.
+CHAIN = {"l": ".", "u1": "l/..", **{f"u{i}": f"u{i - 1}/.." for i in range(2, 7)}}
+CHAIN["passwd"] = "u6/etc/passwd"
+
+
+def test_a_chain_of_symlinks_leaving_the_workspace_is_not_packaged(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    for name, target in CHAIN.items():
+        (root / name).symlink_to(target)
+    with pytest.raises(StageError) as caught:
+        package_artifact(root, None, tmp_path / "out.tar.gz", commit=SHA)
+    assert caught.value.code is ExitCode.ARTIFACT_INVALID
+    assert "outside the workspace" in caught.value.cause
+
+
+def test_links_escaping_follows_links_as_the_os_does():
+    assert links_escaping(CHAIN) == sorted(["passwd", *(f"u{i}" for i in range(1, 7))])
+    inside = {"l": ".", "a": "l/dist", "b": "a/lib", "dist/current": "lib", "loop": "loop"}
+    assert links_escaping(inside) == ["loop"]  # a loop never resolves
+
+
+def test_a_backslash_file_is_refused_by_the_build_as_by_extraction(tmp_path):
+    root = make_tree(tmp_path / "tree")
+    (root / "back\\slash.txt").write_text("x")
+    with pytest.raises(StageError) as caught:
+        package_artifact(root, None, tmp_path / "out.tar.gz", commit=SHA)
+    assert "back\\\\slash.txt" in caught.value.cause and "rename it" in caught.value.cause
 
 
 # -- S3 -----------------------------------------------------------------------------------------
@@ -349,6 +380,35 @@ def test_unsafe_entries_are_refused(tmp_path, name, kind, linkname):
         extract_artifact(evil, dest, manifest)
     assert caught.value.code is ExitCode.ARTIFACT_INVALID
     assert not (tmp_path / "evil.txt").exists() and not (tmp_path / "deep" / "evil.txt").exists()
+    assert list(dest.iterdir()) == []
+
+
+def test_a_chain_of_symlinks_is_refused_at_extraction(tmp_path):
+    """The same chain, crafted into a tarball with a matching manifest, extracts nothing."""
+    out, manifest = package(tmp_path, "a")
+    evil = tmp_path / "evil.tar.gz"
+    links = {**manifest.links, **CHAIN}
+    forged = ArtifactManifest(
+        files=manifest.files, links=links, commit=manifest.commit, created=manifest.created
+    )
+    with tarfile.open(out) as tar, tarfile.open(evil, "w:gz") as new:
+        for member in tar:
+            if member.name == MANIFEST_PATH:
+                continue
+            new.addfile(member, tar.extractfile(member) if member.isreg() else None)
+        for name, target in CHAIN.items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            new.addfile(info)
+        document = forged.to_json()
+        info = tarfile.TarInfo(MANIFEST_PATH)
+        info.size = len(document)
+        new.addfile(info, io.BytesIO(document))
+    dest = tmp_path / "dest"
+    with pytest.raises(StageError) as caught:
+        extract_artifact(evil, dest, forged)
+    assert caught.value.code is ExitCode.ARTIFACT_INVALID
+    assert "through other symlinks" in caught.value.cause
     assert list(dest.iterdir()) == []
 
 

@@ -36,6 +36,7 @@ from aphex_stages.artifact.tarball import (
     MANIFEST_PATH,
     ArtifactManifest,
     extract_artifact,
+    links_escaping,
     package_artifact,
     sha256_file,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "extract_artifact",
     "find_artifact",
     "latest_key",
+    "links_escaping",
     "package_artifact",
     "read_beside",
     "require_digest",

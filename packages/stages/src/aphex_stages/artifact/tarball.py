@@ -88,6 +88,52 @@ def _link_target_inside(path: str, target: str) -> bool:
     return joined != ".." and not joined.startswith("../") and not joined.startswith("/")
 
 
+_MAX_HOPS = 40  # as the kernel's limit on nested symlinks
+
+
+def _resolve(
+    parts: Sequence[str], start: tuple[str, ...], links: Mapping[str, str], hops: int
+) -> tuple[str, ...] | None:
+    """Walk `parts` from the folder `start` of the tree as the OS would, following every
+    link of `links` (path -> target) at each step; the resolved path, or None when it
+    leaves the tree (or loops)."""
+    stack = list(start)
+    for part in parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not stack:
+                return None
+            stack.pop()
+            continue
+        stack.append(part)
+        target = links.get("/".join(stack))
+        if target is None:
+            continue
+        if hops >= _MAX_HOPS or not target or target.startswith("/"):
+            return None
+        stack.pop()
+        resolved = _resolve(target.split("/"), tuple(stack), links, hops + 1)
+        if resolved is None:
+            return None
+        stack = list(resolved)
+    return tuple(stack)
+
+
+def links_escaping(links: Mapping[str, str]) -> list[str]:
+    """The symlinks of a tree (path -> target) that resolve outside it once every link is
+    followed: ``l -> .`` then ``u -> l/..`` looks inside as text but is the tree's parent."""
+    escaping = []
+    for path, target in sorted(links.items()):
+        if target.startswith("/"):
+            escaping.append(path)
+            continue
+        folder = tuple(path.split("/")[:-1])
+        if _resolve(target.split("/"), folder, links, 1) is None:
+            escaping.append(path)
+    return escaping
+
+
 class _HashingReader(io.RawIOBase):
     def __init__(self, handle: IO[bytes]) -> None:
         self._handle = handle
@@ -147,11 +193,15 @@ def package_artifact(
         tarfile.open(fileobj=cast(IO[bytes], packed), mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         for path in paths:
+            _check_member_name(path, packaging=True)
             source = root / path
             info = source.lstat()
             if stat.S_ISLNK(info.st_mode):
                 link = os.readlink(source)
-                if not _link_target_inside(path, link):
+                real = Path(os.path.realpath(source))
+                if not _link_target_inside(path, link) or (
+                    real != root and root not in real.parents
+                ):
                     raise StageError(
                         ExitCode.ARTIFACT_INVALID,
                         f"symlink {path} -> {link} points outside the workspace",
@@ -167,6 +217,14 @@ def package_artifact(
                 reader = _HashingReader(handle)
                 tar.addfile(_info(path, tarfile.REGTYPE, mode, size), reader)  # type: ignore[arg-type]
             files[path] = reader.digest.hexdigest()
+        escaping = links_escaping(links)
+        if escaping:
+            raise StageError(
+                ExitCode.ARTIFACT_INVALID,
+                f"symlink {escaping[0]} -> {links[escaping[0]]} leads outside the workspace (or loops)"
+                " through other symlinks",
+                details=escaping,
+            )
         manifest = ArtifactManifest(
             files=files,
             links=links,
@@ -197,7 +255,9 @@ def invalid(message: str, details: Sequence[str] = ()) -> StageError:
     return StageError(ExitCode.ARTIFACT_INVALID, message, details=details)
 
 
-def _check_member_name(name: str) -> None:
+def _check_member_name(name: str, packaging: bool = False) -> None:
+    """A plain relative POSIX path: no NUL, no backslash, no ``..``, nothing absolute. The
+    build refuses such a file by the same rule the environment stages extract by."""
     if (
         not name
         or "\x00" in name
@@ -207,6 +267,12 @@ def _check_member_name(name: str) -> None:
         or name == ".."
         or name.startswith("../")
     ):
+        if packaging:
+            raise StageError(
+                ExitCode.ARTIFACT_INVALID,
+                f"the workspace file {name!r} cannot go in an artifact (a backslash, NUL or"
+                " '..' in its name); rename it, or leave it out with build.artifacts",
+            )
         raise invalid(f"artifact entry {name!r} is not a plain relative path; refusing it")
 
 
@@ -302,6 +368,13 @@ def _extract(tarball: Path, dest: Path, manifest: ArtifactManifest) -> None:
                     raise invalid(f"artifact entry {name!r} is a link or device; refusing it")
     except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as error:
         raise invalid(f"cannot read the artifact {tarball.name}: {error}") from None
+    escaping = links_escaping(manifest.links)
+    if escaping:
+        raise invalid(
+            f"artifact symlink {escaping[0]!r} -> {manifest.links[escaping[0]]!r} leaves the"
+            " artifact through other symlinks",
+            details=escaping,
+        )
     missing = sorted((set(manifest.files) | set(manifest.links)) - seen)
     if missing:
         raise invalid(
