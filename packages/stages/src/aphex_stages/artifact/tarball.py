@@ -221,8 +221,8 @@ def package_artifact(
         if escaping:
             raise StageError(
                 ExitCode.ARTIFACT_INVALID,
-                f"symlink {escaping[0]} -> {links[escaping[0]]} leads outside the workspace (or loops)"
-                " through other symlinks",
+                f"symlink {escaping[0]} -> {links[escaping[0]]} leads outside the workspace"
+                " (or loops) through other symlinks",
                 details=escaping,
             )
         manifest = ArtifactManifest(
