@@ -11,8 +11,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn, TextIO
 
-import yaml  # type: ignore[import-untyped, unused-ignore]
-
 from aphex_generator.diff import diff_topology
 from aphex_generator.dump import dump_yaml, dump_yaml_all
 from aphex_generator.events import render_events
@@ -20,6 +18,7 @@ from aphex_generator.settings import GeneratorSettings, SecretRef, SettingsError
 from aphex_generator.validation import validate
 from aphex_generator.version import __version__
 from aphex_generator.workflow import render_workflow_template
+from aphex_generator.yamlread import ManifestReadError, ManifestUnreadable, read_manifests
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -87,16 +86,6 @@ def _settings(args: argparse.Namespace) -> GeneratorSettings:
     return GeneratorSettings(**changes)
 
 
-def _read(path: str) -> str:
-    try:
-        if path == "-":
-            return sys.stdin.read()
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from None
-
-
 def _load_config(path: str) -> Any:
     from aphex_config import ConfigError, load_config
 
@@ -110,11 +99,12 @@ def _load_config(path: str) -> Any:
 
 
 def _yaml_docs(path: str) -> list[Any]:
-    text = _read(path)
     try:
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise _Invalid([f"{path}: not valid YAML: {str(exc).splitlines()[0]}"]) from None
+        return read_manifests(path)
+    except ManifestUnreadable as exc:
+        raise _UsageError(str(exc)) from None
+    except ManifestReadError as exc:
+        raise _Invalid([str(exc)]) from None
 
 
 def _emit(docs: list[Any], fmt: str, out: TextIO) -> None:
