@@ -103,6 +103,9 @@ def test_help_everywhere(argv: list[str], capsys: pytest.CaptureFixture[str]) ->
         [],
         ["bogus"],
         ["notify", "--pipeline", "p"],
+        # A pipeline name becomes part of S3 keys: a path is a usage error, never exit 0.
+        ["notify", "--pipeline", "../x", "--commit", "a", "--workflow-name", "w", "--status", "X"],
+        ["runs", "list", "--pipeline", "a/b"],
         [
             "record",
             "--pipeline",

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -70,6 +71,16 @@ def _timestamp(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
+_PIPELINE_NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def _pipeline(text: str) -> str:
+    """A pipeline name: a DNS label (it becomes part of S3 keys and metric dimensions)."""
+    if not _PIPELINE_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a pipeline name (a DNS label, a-z0-9-): {text!r}")
+    return text
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -102,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="store one stage's result (always exits 0)",
         description=f"Store one stage's result in the artifact bucket (${BUCKET_ENV}).",
     )
-    record.add_argument("--pipeline", required=True)
+    record.add_argument("--pipeline", required=True, type=_pipeline)
     record.add_argument(
         "--workflow-name",
         default=os.environ.get(WORKFLOW_NAME_ENV),
@@ -164,14 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
         "deployed", parents=[common], help="commit deployed per environment"
     )
     for view in (listing, show, deployed):
-        view.add_argument("--pipeline", help="only this pipeline")
+        view.add_argument("--pipeline", type=_pipeline, help="only this pipeline")
         view.add_argument("--bucket", help=f"default: ${BUCKET_ENV}")
         view.add_argument("--output", choices=("text", "json"), default="text")
     return parser
 
 
 def _run_identity(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pipeline", required=True)
+    parser.add_argument("--pipeline", required=True, type=_pipeline)
     parser.add_argument("--commit", required=True, help="commit SHA")
     parser.add_argument("--workflow-name", required=True)
     parser.add_argument("--workflow-uid")

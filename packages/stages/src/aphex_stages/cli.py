@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aphex_stages.version import __version__
 
@@ -30,7 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--commit", help="commit to run (default: HEAD)")
     run.add_argument("--approve", choices=("all", "none", "ask"), default="ask")
     run.add_argument("--parallelism", type=int, default=4, help="tasks at once (default 4)")
-    run.add_argument("--aws-endpoint", help="use this AWS endpoint instead of an embedded moto")
+    run.add_argument(
+        "--aws-endpoint",
+        type=_endpoint,
+        metavar="URL",
+        help="use this AWS endpoint (http[s]://host[:port]) instead of an embedded moto",
+    )
     run.add_argument(
         "--images",
         action="store_true",
@@ -61,6 +67,26 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("--repo", default=".", help="repository whose local runs to read")
     runs.add_argument("--output", choices=("text", "json"), default="text")
     return parser
+
+
+def _endpoint(text: str) -> str:
+    """An endpoint URL: http or https, a host, an optional port, nothing else."""
+    parts = urlsplit(text)
+    try:
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        port_ok = False
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or not port_ok
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise argparse.ArgumentTypeError(f"not an endpoint URL (http[s]://host[:port]): {text!r}")
+    return text.rstrip("/")
 
 
 def _run(args: argparse.Namespace) -> int:
