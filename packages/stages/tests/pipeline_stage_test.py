@@ -233,6 +233,39 @@ def test_a_concurrent_update_is_retried_and_succeeds(
     assert "topology: environment added: prod" in caplog.text
 
 
+@pytest.mark.parametrize(("status", "reason"), [(504, "GatewayTimeout"), (500, "InternalError")])
+def test_a_lost_answer_after_the_apply_still_reports_the_topology_change(
+    cluster: KubeCluster, server: FakeKube, status: int, reason: str
+) -> None:
+    """The server applied the new template but its answer was lost (a 504 whose retry
+    meets a 409, or a 500): the stage sees its own template live, reports the change it
+    made (so the run restarts on the new topology) and does not fail."""
+    update(cluster, config("dev"))
+    server.lose_response(status, reason, method="PUT")
+    result = update(cluster, config("dev", "prod"))
+    assert result.applied and result.changed_topology
+    assert result.diff_lines == ["environment added: prod"]
+    stored = server.get(WT, NS, "demo")
+    assert stored is not None and result.resource_version == stored["metadata"]["resourceVersion"]
+    rendered = render_workflow_template(config("dev", "prod"), SETTINGS)
+    assert stored["spec"] == rendered["spec"]
+    assert len([r for r in server.writes(WT) if r.method == "PUT"]) >= 1
+
+
+def test_a_failed_apply_that_did_not_land_still_fails(
+    cluster: KubeCluster, server: FakeKube
+) -> None:
+    update(cluster, config("dev"))
+    server.inject_fault(500, "InternalError", method="PUT", dry_run=False, times=10)
+    with pytest.raises(StageError) as caught:
+        update(cluster, config("dev", "prod"))
+    assert caught.value.code == ExitCode.CLUSTER_FAILED
+    stored = server.get(WT, NS, "demo")
+    assert (
+        stored is not None and "prod" not in stored["metadata"]["annotations"]["aphex.io/topology"]
+    )
+
+
 def test_a_persistent_conflict_fails_clearly(cluster: KubeCluster, server: FakeKube) -> None:
     update(cluster, config("dev"))
     server.conflict_after_get(WT, NS, "demo", times=100)

@@ -68,6 +68,7 @@ class FakeKube(KubeApiServer):
         self._requests: list[RecordedRequest] = []
         self._faults: list[_Fault] = []
         self._races: list[_RaceAfterGet] = []
+        self._lost: list[_Fault] = []
         self.request_hooks.append(self._fault)
         self.response_hooks.append(self._after)
 
@@ -116,6 +117,12 @@ class FakeKube(KubeApiServer):
         with self._lock:
             self._faults.append(_Fault(status, reason, delay, times, method, dry_run))
 
+    def lose_response(self, status: int, reason: str, *, method: str, times: int = 1) -> None:
+        """The next `times` real (not dry-run) `method` requests take effect, then are
+        answered with an error (`status`, `reason`): a gateway timeout after the write."""
+        with self._lock:
+            self._lost.append(_Fault(status, reason, 0.0, times, method, False))
+
     def conflict_after_get(self, plural: str, namespace: str, name: str, times: int = 1) -> None:
         """After each of the next `times` GETs of the object, another writer modifies it,
         so an update based on what was read meets a 409 Conflict."""
@@ -163,6 +170,14 @@ class FakeKube(KubeApiServer):
                 race.remaining -= 1
         if race is not None:
             self.touch(race.plural, race.namespace, race.name)
+        with self._lock:
+            lost = next((f for f in self._lost if f.applies(request)), None)
+            if lost is not None and status < 300:
+                lost.remaining -= 1
+            else:
+                lost = None
+        if lost is not None and lost.status is not None:
+            raise ApiError(lost.status, lost.reason, f"injected lost response: {lost.reason}")
 
 
 @contextmanager

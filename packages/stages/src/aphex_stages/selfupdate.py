@@ -82,6 +82,35 @@ def _topology(live: LiveTemplate | None, doc: dict[str, Any]) -> tuple[bool, lis
     return diff.changed, diff.render_lines()
 
 
+def _ours_after_error(cluster: Cluster, name: str, doc: Mapping[str, Any]) -> LiveTemplate | None:
+    """After an apply failed without a clear answer (a 5xx, a timeout): the live template
+    when it is the one we applied (the write took effect), else None."""
+    try:
+        live = cluster.get_template(name)
+    except ClusterError:
+        return None
+    return live if live is not None and _managed(live.doc) == _managed(doc) else None
+
+
+def _landed(
+    name: str,
+    live: LiveTemplate,
+    changed: bool,
+    lines: list[str],
+    log: logging.Logger,
+    why: str,
+) -> TemplateUpdate:
+    log.warning(
+        "WorkflowTemplate %s: the apply took effect (resourceVersion %s) though %s",
+        name,
+        live.resource_version,
+        why,
+    )
+    for line in lines:
+        log.info("topology: %s", line)
+    return TemplateUpdate(changed, lines, True, live.resource_version)
+
+
 def update_template(
     cluster: Cluster,
     config: AphexConfig,
@@ -108,11 +137,20 @@ def update_template(
             f"the live template {name} was not changed",
             details=[f"{problem} [{problem.layer}]" for problem in problems],
         )
+    # The topology change is judged against the template as this stage first found it:
+    # after a lost response the live template is already ours, and comparing with it
+    # would hide the change (and the new environments would not run in this run).
+    first: list[LiveTemplate | None] = []
+    attempted = False
     for attempt in range(1, attempts + 1):
         try:
             live = cluster.get_template(name)
-            changed, lines = _topology(live, doc)
+            if not first:
+                first.append(live)
+            changed, lines = _topology(first[0], doc)
             if live is not None and _managed(live.doc) == _managed(doc):
+                if attempted:  # an earlier apply landed; only its answer was lost
+                    return _landed(name, live, changed, lines, log, "its answer was lost")
                 log.info(
                     "WorkflowTemplate %s is up to date (resourceVersion %s); nothing to apply",
                     name,
@@ -121,6 +159,7 @@ def update_template(
                 return TemplateUpdate(False, ["no topology change"], False, live.resource_version)
             version = live.resource_version if live is not None else None
             cluster.dry_run_template(doc, version)
+            attempted = True
             applied = cluster.apply_template(doc, version)
         except ClusterConflict as conflict:
             if attempt == attempts:
@@ -150,7 +189,11 @@ def update_template(
                 details=rejected.problems,
             ) from rejected
         except ClusterError as error:
-            raise StageError(ExitCode.CLUSTER_FAILED, str(error)) from error
+            landed = _ours_after_error(cluster, name, doc) if attempted else None
+            if landed is None:
+                raise StageError(ExitCode.CLUSTER_FAILED, str(error)) from error
+            changed, lines = _topology(first[0] if first else None, doc)
+            return _landed(name, landed, changed, lines, log, f"the cluster answered: {error}")
         action = "created" if version is None else f"updated from resourceVersion {version}"
         log.info(
             "WorkflowTemplate %s %s to resourceVersion %s",

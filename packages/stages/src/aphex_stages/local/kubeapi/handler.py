@@ -33,7 +33,8 @@ class Request:
 
 #: Runs before a request is handled; it may wait, or raise :class:`ApiError` to answer it.
 RequestHook = Callable[[Request], None]
-#: Runs after a request was answered (status code, body), before the answer is sent.
+#: Runs after a request was answered (status code, body), before the answer is sent; an
+#: ApiError it raises replaces the answer (a response lost after the request took effect).
 ResponseHook = Callable[[Request, int, dict[str, Any]], None]
 
 
@@ -88,7 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
         except ApiError as error:
             code, body = error.code, error.status()
         for after in list(self.server.response_hooks):
-            after(request, code, body)
+            try:
+                after(request, code, body)
+            except ApiError as error:  # the request took effect; its answer is replaced
+                code, body, warnings = error.code, error.status(), []
         data = json.dumps(body).encode("utf-8")
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
