@@ -114,7 +114,11 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def test_interrupt_leaves_nothing_behind(sample: SampleRepo) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupt_leaves_nothing_behind(sample: SampleRepo, signum: signal.Signals) -> None:
+    """Ctrl-C, or SIGTERM (a CI cancel, `timeout`), in the middle of a deploy: every
+    process (cdk deploy included) is stopped, the run records are saved, the workflow is
+    marked interrupted."""
     marker = f"APHEX_TEST_MARKER={uuid.uuid4().hex}"
     env = {
         **os.environ,
@@ -146,12 +150,13 @@ def test_interrupt_leaves_nothing_behind(sample: SampleRepo) -> None:
         time.sleep(0.2)
     assert log is not None, "the run never reached deploy-dev"
     time.sleep(1.0)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 130, output.decode()
     assert b"interrupted" in output
+    assert b"could not save run records" not in output, output.decode()
     time.sleep(1.0)
-    assert _processes_with(marker) == [], "orphaned processes after Ctrl-C"
+    assert _processes_with(marker) == [], f"orphaned processes after {signum.name}"
     leftovers = [p for p in sample.paths.root.rglob("*.tmp")]
     assert leftovers == []
     for path in sample.paths.root.rglob("*.json"):

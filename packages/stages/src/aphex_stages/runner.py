@@ -29,6 +29,7 @@ from aphex_monitoring import StageRecord, record_stage
 from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.inputs import StageInputs, check_inputs
 from aphex_stages.logs import configure_logging
+from aphex_stages.termination import terminate_as_interrupt
 
 DEFAULT_REGION = "us-east-1"
 
@@ -193,7 +194,8 @@ def run_stage(stage: Stage, argv: Sequence[str]) -> int:
     log.info("starting %s for %s at %s", stage.name, inputs.pipeline, inputs.commit[:12])
     status, code, cause = "Succeeded", ExitCode.OK, None
     try:
-        stage.work(context)
+        with terminate_as_interrupt():  # a pod's SIGTERM stops the commands it started
+            stage.work(context)
     except StageSuperseded as superseded:  # an outcome, not a failure: the run succeeds
         status, code, cause = "Superseded", ExitCode.OK, superseded.reason
     except StageError as error:

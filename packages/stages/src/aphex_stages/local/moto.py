@@ -129,6 +129,9 @@ def start_moto_server(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            # Its own session: a Ctrl-C at the terminal must not stop AWS before the run
+            # has saved its records; its owner stops it last.
+            start_new_session=True,
         )
         server = MotoServer(port=chosen, process=process, log_path=log_path, host=host)
         server._log_file = log_file

@@ -66,6 +66,7 @@ from aphex_stages.local.runtime import (
 from aphex_stages.local.summary import render_summary
 from aphex_stages.local.warm import WarmLauncher, warm_enabled
 from aphex_stages.local.workflow import WorkflowPlan
+from aphex_stages.termination import terminate_as_interrupt
 
 __all__ = ["LocalRunError", "LocalRunOptions", "default_image", "run_local"]
 
@@ -347,7 +348,8 @@ class LocalRun:
 def run_local(options: LocalRunOptions) -> int:
     """Entry for `aphex run --local`; prints one-line errors and returns the exit code."""
     try:
-        return LocalRun(options).run()
+        with terminate_as_interrupt():  # SIGTERM (a CI cancel, `timeout`) as Ctrl-C
+            return LocalRun(options).run()
     except ConfigError as error:
         for problem in error.problems:
             options.out.write(f"{problem}\n")
