@@ -15,7 +15,6 @@ images.sh installs (podman on these machines).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -71,10 +70,10 @@ def build_seconds(log: Path) -> float:
 
 
 def image_bytes(image: str) -> int:
-    done = _engine_run("image", "inspect", "--format", "{{json .Size}}", image)
+    done = _engine_run("image", "inspect", "--format", "{{.Size}}", image)
     if done.returncode != 0:
         raise SystemExit(f"bench: {image} is not built")
-    return int(json.loads(done.stdout))
+    return int(done.stdout.strip())
 
 
 def remove_images() -> None:

@@ -128,7 +128,9 @@ def main() -> int:
     print(f"workflow / by hand: {ratio:.3f} (target <= {TARGET}, limit 1.0)")
     images: dict[str, float | bool] = {}
     if images_runs:
-        pairs = [(i.workflow_s, r.workflow_s, h) for i, (_, r, h) in zip(images_runs, rows, strict=True)]
+        pairs = [
+            (i.workflow_s, r.workflow_s, h) for i, (_, r, h) in zip(images_runs, rows, strict=True)
+        ]
         images = {
             "workflow_s": round(median(i for i, _, _ in pairs), 2),
             "ratio_to_hand": round(median(i / h for i, _, h in pairs), 3),

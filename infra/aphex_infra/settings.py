@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aphex_generator import external_id
 from aphex_infra import context as keys
 
 __all__ = ["ContextError", "InfraSettings", "METRIC_NAMESPACE"]
@@ -214,8 +215,9 @@ class InfraSettings:
 
     @property
     def effective_external_id(self) -> str:
-        """The ExternalId the deploy roles require: ``aphex:externalId`` or the pipeline name."""
-        return self.external_id or self.pipeline
+        """The ExternalId the deploy roles require: ``aphex:externalId``, else
+        ``aphex-<pipeline>`` (aphex_generator.external_id)."""
+        return self.external_id or external_id(self.pipeline)
 
     @property
     def log_group_name(self) -> str:

@@ -77,7 +77,7 @@ def test_settings_read_the_mapping_back() -> None:
         "arn:aws:iam::333333333333:role/custom",
     )
     assert settings.execution_role_name == "aphex-orders-workflow"
-    assert settings.effective_external_id == "orders"
+    assert settings.effective_external_id == "aphex-orders"
 
 
 def test_context_args_are_argv_entries() -> None:

@@ -52,7 +52,7 @@ def test_role_trusts_only_the_execution_role_with_external_id(template: dict[str
     (statement,) = props["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
     assert _join(statement["Principal"]["AWS"]).endswith(f":iam::{PIPELINE_ACCOUNT}:root")
-    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": PIPELINE}
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": f"aphex-{PIPELINE}"}
     principal_arn = _join(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
     assert principal_arn == (
         f"arn:<AWS::Partition>:iam::{PIPELINE_ACCOUNT}:role/aphex-{PIPELINE}-workflow"

@@ -88,7 +88,8 @@ def test_compact_layout_keeps_gates_tests_and_order() -> None:
     assert "depends" not in env_tasks["env-e010"]
     gated = templates["environment-gated-tested"]["dag"]["tasks"]
     assert [t["name"] for t in gated] == ["approve", "deploy", "test"]
-    assert templates["deploy"]["synchronization"] == {
-        "mutexes": [{"name": f"aphex-big-{ENV_PARAM}"}]
-    }
+    for shared in ("deploy", "test"):  # deploys and tests of one environment never overlap
+        assert templates[shared]["synchronization"] == {
+            "mutexes": [{"name": f"aphex.big.{ENV_PARAM}"}]
+        }
     assert "environments" in _task_names(doc)

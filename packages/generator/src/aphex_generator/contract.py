@@ -38,6 +38,7 @@ __all__ = [
     "Param",
     "StageSpec",
     "console_scripts",
+    "external_id",
     "session_name",
     "stage_by_name",
     "stages_of_image",
@@ -249,6 +250,12 @@ INFRA_CONFIG_FILE_CONTEXT = "aphex:configFile"
 _SESSION_LIMIT = 64  # STS RoleSessionName
 _SESSION_SHA = 12
 _SESSION_INVALID = re.compile(r"[^\w+=,.@-]")
+
+
+def external_id(pipeline: str) -> str:
+    """The default ExternalId of a pipeline's deploy roles: ``aphex-<pipeline>`` (within
+    STS's 2 to 1,224 characters for any pipeline name; an install may set its own)."""
+    return f"aphex-{pipeline}"
 
 
 def session_name(pipeline: str, commit: str) -> str:

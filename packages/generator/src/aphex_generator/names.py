@@ -46,8 +46,10 @@ def env_task_name(env: str) -> str:
 
 
 def mutex_name(pipeline: str, env: str) -> str:
-    """The per-environment lock: one deployment of an environment at a time."""
-    return f"aphex-{pipeline}-{env}"
+    """The per-environment lock: one deployment (or test) of an environment at a time.
+    Dots cannot occur in pipeline or environment names, so no two pairs share a lock
+    (``a-b``/``c`` and ``a``/``b-c`` would with dashes)."""
+    return f"aphex.{pipeline}.{env}"
 
 
 def workflow_name_prefix(pipeline: str) -> str:

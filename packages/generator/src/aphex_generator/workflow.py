@@ -281,10 +281,11 @@ class _Renderer:
         args = [*self.common_args(), Option.ENVIRONMENT, env_name]
         args += [Option.ARTIFACT_SHA256, ARTIFACT_DIGEST]
         template = self.container_template(name, stage, args, deadline)
-        if kind is NodeKind.DEPLOY:
-            template["synchronization"] = {
-                "mutexes": [{"name": names.mutex_name(self.pipeline, env_name)}]
-            }
+        # Deploys and tests of one environment never overlap, across runs too: a test
+        # never runs against a deploy in progress.
+        template["synchronization"] = {
+            "mutexes": [{"name": names.mutex_name(self.pipeline, env_name)}]
+        }
         template["metadata"] = {"labels": {Label.ENVIRONMENT: env_name}}
         if self.config.toolchain is not None:  # the app's dependencies, cached in a volume
             container = template["container"]

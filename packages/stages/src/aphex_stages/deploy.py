@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import AphexConfig, Environment
-from aphex_generator import EnvVar, Option, session_name
+from aphex_generator import EnvVar, Option, external_id, session_name
 from aphex_monitoring import register_secret
 from aphex_stages.artifact import (
     ArtifactLocation,
@@ -198,7 +198,7 @@ def environment_target(job: EnvironmentJob, env: Environment) -> AwsTarget:
             base,
             role,
             session_name=session_name(job.pipeline, job.commit),
-            external_id=job.pipeline,  # what the target-account stack's trust requires
+            external_id=external_id(job.pipeline),  # what the target-account stack's trust requires
         )
     except ClientError as error:
         info = error.response.get("Error", {})

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import re
 import shutil
@@ -351,13 +350,14 @@ class ImageRuntime:
     def image_info(self, image: str) -> ImageInfo:
         """The engine's ID of `image`; RuntimeError_ when the image is not there."""
         if image not in self._images:
-            done = self.engine.run("image", "inspect", "--format", "{{json .Id}}", image)
+            # `{{.Id}}`: podman 4.3 cannot evaluate `{{json .Id}}` (docker can do both).
+            done = self.engine.run("image", "inspect", "--format", "{{.Id}}", image)
             if done.returncode != 0:
                 raise RuntimeError_(
                     f"image {image} is not in {Path(self.engine.program).name}'s storage; "
                     "build the images with build-support/images.sh"
                 )
-            self._images[image] = ImageInfo(image, str(json.loads(done.stdout)))
+            self._images[image] = ImageInfo(image, done.stdout.strip())
         return self._images[image]
 
     def _ensure_volume(self, claim: str, image: ImageInfo) -> None:
