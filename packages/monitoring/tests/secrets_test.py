@@ -60,6 +60,8 @@ def test_redact_registered_values_and_url_paths() -> None:
         ("key AKIAABCDEFGHIJKLMNOP used", "AKIAABCDEFGHIJKLMNOP"),
         ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG", "wJalrXUtnFEMI"),
         ("X-Amz-Security-Token: FQoGZXIvYXdzEJr", "FQoGZXIvYXdzEJr"),
+        ("cloning https://s3cr3tT0ken@github.com/acme/app.git", "s3cr3tT0ken"),
+        ("remote https://bot:hunter2pass@git.example.com/x", "hunter2pass"),
     ],
 )
 def test_redact_known_shapes(line: str, leaked: str) -> None:

@@ -172,6 +172,18 @@ def test_without_bucket_or_aws_config_still_notifies(
     assert result.record is not None and result.record.status == "Succeeded"
 
 
+def test_a_stage_record_never_stores_a_secret_of_its_cause(
+    aws_env: Any, bucket: str, pipeline: str
+) -> None:
+    """A failing command line (say a clone URL with a token) is redacted before it is stored."""
+    cause = "command `git clone https://s3cr3tTok3n@github.com/acme/shop.git` exited 128"
+    record = stage("build", None, "Failed", utcnow(), error=cause)
+    key = record_stage(bucket, pipeline, "w", record, settings=fast_settings(bucket=bucket))
+    assert key is not None
+    stored = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert "s3cr3tTok3n" not in stored and "github.com/acme/shop.git" in stored
+
+
 def test_record_stage_without_bucket_warns(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING):
         assert record_stage(None, "shop", "w", stage("build"), settings=fast_settings()) is None

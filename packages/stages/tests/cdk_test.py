@@ -140,6 +140,21 @@ def test_upper_snake_rule() -> None:
     assert upper_snake("HTTPServerURLs") == "HTTP_SERVER_URLS"
 
 
+@pytest.mark.parametrize(
+    ("stack", "key"),
+    [
+        ("LD", "PRELOAD"),
+        ("AWS", "SESSION_TOKEN"),
+        ("Aws", "AccessKeyId"),
+        ("Virtual", "Env"),
+        ("Node", "Options"),
+    ],
+)
+def test_output_env_vars_never_set_a_protected_variable(stack: str, key: str) -> None:
+    with pytest.raises(ValueError, match="protected variable"):
+        output_env_vars({stack: {key: "x"}})
+
+
 def test_output_env_vars_refuses_collisions() -> None:
     with pytest.raises(ValueError, match="STORAGE_STACK_BUCKET_NAME"):
         output_env_vars({"StorageStack": {"BucketName": "a"}, "Storage": {"StackBucketName": "b"}})

@@ -41,6 +41,8 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?(?:bearer|token|basic)\s+)[^\s'\",]+"),
     re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"),
+    # Credentials in a URL: https://TOKEN@host/..., https://user:password@host/...
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s@]+(?=@)"),
     re.compile(
         r"(?i)((?:aws_secret_access_key|aws_session_token|x-amz-security-token)['\"]?\s*[:=]\s*['\"]?)"
         r"[^\s'\",]+"

@@ -30,6 +30,7 @@ from aphex_monitoring.records import (
     normalise_run_status,
     utcnow,
 )
+from aphex_monitoring.secrets import redact
 from aphex_monitoring.settings import MonitorSettings
 from aphex_monitoring.store import RunStore
 
@@ -139,6 +140,8 @@ def record_stage(
         return None
     guard = Guard(settings.deadline_seconds)
     clients = Clients(settings, **({"s3": s3_client} if s3_client is not None else {}))
+    if stage_record.error:  # a failing command line may carry a secret: never store it
+        stage_record = stage_record.model_copy(update={"error": redact(stage_record.error)})
 
     def work() -> str | None:
         store = RunStore(bucket, clients.get("s3"))

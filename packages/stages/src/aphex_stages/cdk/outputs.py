@@ -50,13 +50,35 @@ def env_var_name(stack: str, output_key: str) -> str:
     return f"_{name}" if name[0].isdigit() else name
 
 
+#: Variables a stack output may never set in the tests' environment: the credentials and
+#: settings of the role, the loader, the interpreters and the shell (a stack `LD` with an
+#: output `PRELOAD` would otherwise set LD_PRELOAD).
+PROTECTED_PREFIXES = ("AWS_", "LD_", "DYLD_", "APHEX_", "PYTHON", "NODE_", "NPM_", "GIT_", "BASH")
+PROTECTED_NAMES = frozenset(
+    {
+        *("PATH", "HOME", "SHELL", "ENV", "IFS", "PS4", "TMPDIR", "USER", "LANG", "TZ"),
+        *("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"),
+        *("VIRTUAL_ENV", "JAVA_TOOL_OPTIONS", "PERL5OPT", "RUBYOPT", "GLIBC_TUNABLES"),
+    }
+)
+
+
 def output_env_vars(outputs: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """Map ``{stack: {output key: value}}`` (``cdk deploy --outputs-file``) to variables."""
+    """Map ``{stack: {output key: value}}`` (``cdk deploy --outputs-file``) to variables.
+
+    ValueError when two outputs map to one name, or one maps to a protected variable
+    (:data:`PROTECTED_PREFIXES`, :data:`PROTECTED_NAMES`).
+    """
     variables: dict[str, str] = {}
     origin: dict[str, str] = {}
     for stack, stack_outputs in outputs.items():
         for key, value in stack_outputs.items():
             name = env_var_name(stack, key)
+            if name in PROTECTED_NAMES or name.startswith(PROTECTED_PREFIXES):
+                raise ValueError(
+                    f"output {stack}.{key} would set the protected variable {name} in the"
+                    " tests' environment; rename the stack or the output"
+                )
             if name in variables:
                 raise ValueError(
                     f"outputs {origin[name]} and {stack}.{key} both map to the variable {name}"
