@@ -249,6 +249,10 @@ make_python_rootfs() {
     --customize-hook="if [ -s '$TMP/extra-ca.crt' ]; then install -m 0644 '$TMP/extra-ca.crt' \"\$1/usr/local/share/ca-certificates/build-machine.crt\" && chroot \"\$1\" update-ca-certificates >/dev/null; fi"
   _changes=("ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" "ENV LANG=C.UTF-8"
             'CMD ["python3"]')
+  if [[ -s "$TMP/extra-ca.crt" ]]; then
+    # Node.js reads only its own CAs: point it at the system store, which has the machine's.
+    _changes+=("ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt")
+  fi
 }
 
 make_node_rootfs() {

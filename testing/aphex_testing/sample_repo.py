@@ -76,9 +76,9 @@ def run_sample(sample: SampleRepo, **options: Any) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-def phases(text: str, workflow_index: int = -1) -> dict[str, str]:
-    """task → status from the summary table of the given workflow run."""
-    rows = [line.split() for line in text.splitlines() if line.startswith(WORKFLOW_PREFIX)]
+def phases(text: str, workflow_index: int = -1, pipeline: str = "aphex-sample") -> dict[str, str]:
+    """task → status from the summary table of the given workflow run of `pipeline`."""
+    rows = [line.split() for line in text.splitlines() if line.startswith(f"{pipeline}-")]
     workflows = list(dict.fromkeys(row[0] for row in rows))
     chosen = workflows[workflow_index]
     return {row[1]: row[2] for row in rows if row[0] == chosen}

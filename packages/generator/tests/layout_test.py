@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator_cases import SETTINGS, config_from, deployed_environments, sample
+import yaml
+from generator_cases import DATA, SETTINGS, config_from, deployed_environments, sample
 
 from aphex_generator import render_workflow_template, validate
 from aphex_generator.workflow import ENV_PARAM, MAX_DAG_TASKS, MAX_TEMPLATES
@@ -93,3 +94,16 @@ def test_compact_layout_keeps_gates_tests_and_order() -> None:
             "mutexes": [{"name": f"aphex.big.{ENV_PARAM}"}]
         }
     assert "environments" in _task_names(doc)
+
+
+def test_a_longer_deploy_timeout_lengthens_the_deploy_pod() -> None:
+    """The pod outlives the stage's own deploy timeout, so the stage can name what hangs."""
+    data = yaml.safe_load((DATA / "linear.yaml").read_text())
+    data["environments"][0]["deploy_timeout_minutes"] = 120
+    config = config_from(data)
+    templates = {
+        t["name"]: t for t in render_workflow_template(config, SETTINGS)["spec"]["templates"]
+    }
+    first, other = (env.name for env in config.environments[:2])
+    assert templates[f"deploy-{first}"]["activeDeadlineSeconds"] == 120 * 60 + 30 * 60
+    assert templates[f"deploy-{other}"]["activeDeadlineSeconds"] == SETTINGS.timeouts.environment

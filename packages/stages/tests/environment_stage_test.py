@@ -26,8 +26,9 @@ import boto3
 import pytest
 import yaml
 
+from aphex_config import Environment
 from aphex_stages.cdk import synth_counts
-from aphex_stages.deploy import base_target, synth_context
+from aphex_stages.deploy import base_target, deploy_budget, synth_context
 from aphex_stages.stages import build, environment
 from aphex_testing import cdk as harness
 from aphex_testing.cdk import CdkMoto, sample_app_dir, venv_env
@@ -358,6 +359,20 @@ def test_failure_in_second_stack_names_it_and_keeps_the_first(
     assert beside(cdk_moto, commits.b, "outputs/staging.json") is None
 
 
+def test_the_deploy_budget_is_the_environments_own() -> None:
+    env = Environment.model_validate(
+        {
+            "name": "dev",
+            "account": "111111111111",
+            "region": "us-east-1",
+            "stacks": [{"name": "A"}],
+            "deploy_timeout_minutes": 45,
+        }
+    )
+    assert deploy_budget(env, {}) == 45 * 60
+    assert deploy_budget(env, {"APHEX_DEPLOY_TIMEOUT_SECONDS": "90"}) == 90  # operator override
+
+
 def test_unknown_environment_is_a_config_error(commits: Commits) -> None:
     run = run_stage(environment.main, commits.a, commits.url, "--environment", "qa")
     assert run.code == 4, run.log
@@ -372,6 +387,8 @@ def test_deploy_timeout_points_at_custom_resources_and_the_server_log(
     assert run.code == 7, run.log
     cause = run.log.strip().splitlines()[-1]
     assert "HangStack did not finish deploying within the deploy timeout of 8 s" in cause
-    assert "APHEX_DEPLOY_TIMEOUT_SECONDS" in cause and "custom resource" in cause
+    assert "environments[prod].deploy_timeout_minutes" in cause and "custom resource" in cause
+    # The resources CloudFormation still waits for are named.
+    assert re.search(r"still in progress: .*\bHang \(Custom::Hang\)", cause), cause
     assert str(cdk_moto.server.log_path) in cause
     assert stack_status(cdk_moto, PROD, "HangStack") == "CREATE_IN_PROGRESS"

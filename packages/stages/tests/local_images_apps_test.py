@@ -28,9 +28,10 @@ IMAGES = {kind: default_image(kind) for kind in ImageKind}
 TOOLCHAIN = re.compile(r"toolchain \w+: (installed|ready in the cache)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def image_ids() -> dict[str, str]:
-    """Each image's ID in the engine's storage; the test fails (not skips) without them."""
+    """Each image's ID in the engine's storage (read per test: the images may be rebuilt
+    between the tests); the test fails (not skips) without them."""
     try:
         engine = find_engine()
     except RuntimeError_ as error:

@@ -331,6 +331,12 @@ class Environment(BaseModel):
     approval: Annotated[Literal["none", "manual"], Choice(("none", "manual"))] = Field(
         "none", description="manual: a suspend gate before this environment.", examples=["manual"]
     )
+    deploy_timeout_minutes: Minutes = Field(
+        30,
+        description="Minutes the deploy of all this environment's stacks may take; past it the "
+        "deploy is stopped and the resources still in progress are named.",
+        examples=[60],
+    )
 
     @property
     def effective_role_arn(self) -> str:

@@ -86,6 +86,9 @@ def _literal(value: str, what: str) -> str:
     return value
 
 
+#: Seconds a deploy pod gets beyond its environment's deploy_timeout_minutes (download,
+#: toolchain, synth, outputs).
+DEPLOY_MARGIN = 30 * 60
 #: The build stage's artifact digest, a global output of the run (set when build ends).
 ARTIFACT_DIGEST = "{{workflow.outputs.parameters." + Output.ARTIFACT_SHA256 + "}}"
 
@@ -271,7 +274,10 @@ class _Renderer:
         stage = ENVIRONMENT if kind is NodeKind.DEPLOY else TEST
         shared = env_name == ENV_PARAM
         if kind is NodeKind.DEPLOY:
-            deadline: int | str = self.settings.timeouts.environment
+            # The pod outlives the stage's own deploy timeout, which then names what hangs.
+            envs = self.config.environments if shared else [self.config.environment(env_name)]
+            longest = max(env.deploy_timeout_minutes for env in envs) * 60 + DEPLOY_MARGIN
+            deadline: int | str = max(self.settings.timeouts.environment, longest)
         elif shared:
             deadline = TIMEOUT_PARAM
         else:

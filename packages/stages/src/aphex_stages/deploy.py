@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import AphexConfig, Environment
@@ -71,9 +72,11 @@ __all__ = [
     "FetchedEnvironment",
     "app_path",
     "base_target",
+    "deploy_budget",
     "deploy_environment",
     "environment_target",
     "fetch_environment",
+    "in_progress_resources",
     "outputs_name",
     "seconds_from_env",
     "synth_context",
@@ -298,10 +301,43 @@ def _synth(
     return assembly
 
 
-def _deploy_failure(error: CdkDeployError, runner: CdkRunner, timeout: float) -> StageError:
+def deploy_budget(env: Environment, environ: Mapping[str, str] | None = None) -> float:
+    """Seconds the environment's deploys may take: its ``deploy_timeout_minutes``, unless
+    an operator overrides every environment with ``APHEX_DEPLOY_TIMEOUT_SECONDS``."""
+    return seconds_from_env(DEPLOY_TIMEOUT_ENV, env.deploy_timeout_minutes * 60.0, environ)
+
+
+def in_progress_resources(target: AwsTarget, stack: str) -> list[str]:
+    """The stack's resources still in progress (``LogicalId (Type)``), as CloudFormation
+    reports them with the target's credentials; empty when it cannot be asked."""
+    env = {name: value for name, value in target.environ().items() if value}
+    try:
+        session = boto3.session.Session(
+            aws_access_key_id=env.get("AWS_ACCESS_KEY_ID"),
+            aws_secret_access_key=env.get("AWS_SECRET_ACCESS_KEY"),
+            aws_session_token=env.get("AWS_SESSION_TOKEN"),
+            region_name=env.get("AWS_REGION"),
+        )
+        client = session.client("cloudformation", endpoint_url=target.endpoint)
+        resources = client.describe_stack_resources(StackName=stack)["StackResources"]
+    except (BotoCoreError, ClientError):
+        return []
+    return [
+        f"{item['LogicalResourceId']} ({item.get('ResourceType', '?')})"
+        for item in resources
+        if item.get("LogicalResourceId")
+        and str(item.get("ResourceStatus", "")).endswith("_IN_PROGRESS")
+    ]
+
+
+def _deploy_failure(
+    error: CdkDeployError, runner: CdkRunner, timeout: float, env_name: str
+) -> StageError:
     done = ", ".join(error.outputs) or "none"
     details = [f"deployed before it: {done}", *_tail(error.output)]
     if error.timed_out:
+        pending = in_progress_resources(runner.target, error.stack) if error.stack else []
+        waiting = f"; still in progress: {', '.join(pending)}" if pending else ""
         if runner.target.is_local:
             hint = (
                 "against local AWS a Lambda-backed custom resource never completes;"
@@ -312,7 +348,8 @@ def _deploy_failure(error: CdkDeployError, runner: CdkRunner, timeout: float) ->
         return StageError(
             ExitCode.TIMEOUT,
             f"{error.stack} did not finish deploying within the deploy timeout of {timeout:g} s"
-            f" ({DEPLOY_TIMEOUT_ENV}); {hint}",
+            f" (environments[{env_name}].deploy_timeout_minutes in aphex-config.yaml, or"
+            f" {DEPLOY_TIMEOUT_ENV}){waiting}; {hint}",
             details=details,
         )
     reason = error.reason or str(error)
@@ -326,12 +363,13 @@ def _deploy(
     stacks: tuple[str, ...],
     outputs_file: Path,
     timeout: float,
+    env_name: str,
 ) -> dict[str, dict[str, str]]:
     """Deploy ``stacks`` in order from ``assembly`` with one CLI run, within ``timeout``."""
     try:
         return runner.deploy(assembly.directory, stacks, outputs_file, timeout=timeout)
     except CdkDeployError as error:
-        raise _deploy_failure(error, runner, timeout) from None
+        raise _deploy_failure(error, runner, timeout, env_name) from None
     except CdkError as error:
         raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
 
@@ -353,21 +391,17 @@ def deploy_environment(
 ) -> DeployResult:
     """Deploy ``job.environment`` of ``job.commit``; raise StageError on any failure.
 
-    ``timeout`` (default ``$APHEX_DEPLOY_TIMEOUT_SECONDS`` or 30 min) bounds the deploys of
-    all stacks together; synth has its own limit (:data:`SYNTH_TIMEOUT`). ``cli`` is the
-    ``cdk`` executable (default: the pinned one).
+    ``timeout`` (default: :func:`deploy_budget`, the environment's deploy_timeout_minutes)
+    bounds the deploys of all stacks together; synth has its own limit
+    (:data:`SYNTH_TIMEOUT`). ``cli`` is the ``cdk`` executable (default: the pinned one).
     """
     log = log or _log
     s3 = s3 if s3 is not None else s3_client()
-    budget = (
-        timeout
-        if timeout is not None
-        else seconds_from_env(DEPLOY_TIMEOUT_ENV, DEFAULT_DEPLOY_TIMEOUT)
-    )
     timings: dict[str, float] = {}
     started = time.monotonic()
     fetched = fetch_environment(job, s3)
     env = fetched.env
+    budget = timeout if timeout is not None else deploy_budget(env)
     stacks = tuple(stack.name for stack in env.stacks)
     timings["fetch"] = time.monotonic() - started
     mark = time.monotonic()
@@ -390,7 +424,7 @@ def deploy_environment(
     timings["synth"] = time.monotonic() - mark
     mark = time.monotonic()
     outputs_file = fetched.scratch / "outputs.json"
-    outputs = _deploy(runner, assembly, stacks, outputs_file, budget)
+    outputs = _deploy(runner, assembly, stacks, outputs_file, budget, env.name)
     timings["deploy"] = time.monotonic() - mark
     data = _write_outputs(outputs_file, outputs)
     key = upload_beside(s3, job.bucket, fetched.location, outputs_name(env.name), data)
