@@ -568,3 +568,30 @@ def test_stage_without_the_bucket_is_a_usage_error(
     remote = make_remote(tmp_path, app_files("dev"))
     assert run(remote, remote.sha, f"demo-{remote.sha}") == ExitCode.USAGE
     assert stage_env.requests == []
+
+
+def test_a_run_of_an_older_commit_after_a_newer_one_deploys_nothing(
+    stage_env: FakeKube, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A slow run of an older commit (or a replayed webhook) reaches the pipeline stage
+    after a newer commit's: it never puts the older template back and deploys nothing."""
+    server = stage_env
+    remote = make_remote(tmp_path, app_files("dev"))
+    older = remote.sha
+    newer = remote.push_commit(
+        {"aphex-config.yaml": config_yaml(environments=[env_entry("dev"), env_entry("prod")])},
+        date="2030-01-01T00:00:00Z",
+    )
+    assert run(remote, newer, f"demo-{newer}") == 0
+    live = server.get(WT, NS, "demo")
+    assert live is not None and superseded_output() == "false"
+    capsys.readouterr()
+
+    assert run(remote, older, f"demo-{older}") == 0  # an outcome, not a failure
+    assert superseded_output() == "true"
+    err = capsys.readouterr().err
+    assert f"commit {newer[:12]}" in err and "the pipeline only moves forward" in err
+    after = server.get(WT, NS, "demo")
+    assert after is not None
+    assert after["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+    assert stage_status(f"demo-{older}") == "Superseded"

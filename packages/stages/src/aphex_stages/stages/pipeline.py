@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
 
 from aphex_config import AphexConfig
@@ -65,6 +66,25 @@ def _preflight(root: Path, config: AphexConfig, log: logging.Logger) -> None:
     log.info("deployer tools ok: node, npm, the CDK CLI and the test commands' programs")
 
 
+def _move_forward(context: StageContext, committed_at: datetime) -> None:
+    """Make this commit the pipeline's head, or end the run as stale: a newer commit's
+    pipeline stage already ran, and an older commit never redeploys over it."""
+    from aphex_stages.artifact import s3_client
+    from aphex_stages.head import advance_head
+
+    inputs = context.inputs
+    bucket = context.settings.require_bucket()
+    newer = advance_head(s3_client(), bucket, inputs.pipeline, inputs.commit, committed_at)
+    if newer is None:
+        return
+    context.outputs[Output.SUPERSEDED] = "true"  # the run's later tasks are skipped
+    raise StageSuperseded(
+        f"commit {newer.commit[:12]} (committed {newer.committed_at:%Y-%m-%d %H:%M:%S %Z}) is"
+        f" newer than {inputs.commit[:12]} (committed {committed_at:%Y-%m-%d %H:%M:%S %Z}) and"
+        " already ran: the pipeline only moves forward, so this run deploys nothing"
+    )
+
+
 def _work(context: StageContext) -> None:
     inputs, log = context.inputs, context.log
     context.settings.require_bucket()  # the template names it; never regenerate a default
@@ -78,6 +98,7 @@ def _work(context: StageContext) -> None:
             "cannot rename itself: install the new name separately",
         )
     _preflight(workspace.path, config, log)
+    _move_forward(context, workspace.checkout.committed_at)
     _deploy_infra(workspace.path / CONFIG_FILE, context)
     settings = generator_settings_from_env()
     namespace = settings.namespace or config.pipeline.namespace
