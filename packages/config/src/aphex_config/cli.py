@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="an aphex-config.yaml file")
     validate.add_argument(
+        "-o",
         "--output",
         choices=("text", "json"),
         default="text",

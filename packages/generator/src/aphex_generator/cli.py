@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aphex-generate", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = _Parser(add_help=False)
-    common.add_argument("--output", choices=("yaml", "json"), default="yaml")
+    common.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
     common.add_argument("--bucket", help="artifact bucket (APHEX_ARTIFACT_BUCKET)")
     common.add_argument("--namespace", help="namespace (default: the config's)")
     common.add_argument("--service-account", help="service account of the workflow pods")

@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--failures", default="", help="Argo {{workflow.failures}} (JSON; may be empty or null)"
     )
     notify.add_argument("--started-at", type=_timestamp, help="ISO 8601, if no start marker")
-    notify.add_argument("--output", choices=("text", "json"), default="text")
+    notify.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
     runs = commands.add_parser(
         "runs",
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     for view in (listing, show, deployed):
         view.add_argument("--pipeline", type=_pipeline, help="only this pipeline")
         view.add_argument("--bucket", help=f"default: ${BUCKET_ENV}")
-        view.add_argument("--output", choices=("text", "json"), default="text")
+        view.add_argument("-o", "--output", choices=("text", "json"), default="text")
     return parser
 
 

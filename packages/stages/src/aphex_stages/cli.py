@@ -51,12 +51,12 @@ def _parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="validate aphex-config.yaml")
     validate.add_argument("files", nargs="*", default=["aphex-config.yaml"], metavar="FILE")
-    validate.add_argument("--output", choices=("text", "json"), default="text")
+    validate.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
     render = commands.add_parser("render", help="print the WorkflowTemplate (or --events)")
     render.add_argument("config", nargs="?", default="aphex-config.yaml")
     render.add_argument("--events", metavar="SECRET[:KEY]", help="render Argo Events manifests")
-    render.add_argument("--output", choices=("yaml", "json"), default="yaml")
+    render.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
 
     diff = commands.add_parser("diff", help="topology change: live template vs config at HEAD")
     diff.add_argument("repo", nargs="?", default=".")
@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("view", nargs="?", choices=("list", "show", "deployed"), default="list")
     runs.add_argument("workflow", nargs="?", help="the run to show")
     runs.add_argument("--repo", default=".", help="repository whose local runs to read")
-    runs.add_argument("--output", choices=("text", "json"), default="text")
+    runs.add_argument("-o", "--output", choices=("text", "json"), default="text")
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from aphex_config import ConfigError
@@ -57,11 +58,17 @@ def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
     try:
         top, _sha = resolve_commit(repo, None)
     except LocalRunError as error:
-        print(f"aphex runs: {error}")
+        print(f"aphex runs: {error}", file=sys.stderr)
         return 2
     paths = LocalPaths.of(top)
     if not paths.records.is_dir():
-        print("no local runs yet: `aphex run --local` records them")
+        if view == "show":
+            print(f"aphex runs: no local run {workflow or ''} here".rstrip(), file=sys.stderr)
+            return 1
+        if output == "json":  # always valid JSON: an empty list
+            print("[]")
+        else:
+            print("no local runs yet: `aphex run --local` records them", file=sys.stderr)
         return 0
     with local_aws(None, paths.root / "aws") as aws:
         s3 = aws.client("s3")
