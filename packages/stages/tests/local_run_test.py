@@ -208,3 +208,26 @@ def test_fix_and_new_environment_deploy_in_one_run(
     superseded = [name for name, status in records.items() if status == "Superseded"]
     assert len(superseded) == 1 and not superseded[0].endswith("-r1"), records
     assert records[f"aphex-sample-{sha[:12]}-r1"] == "Succeeded"
+
+
+def test_diff_exit_code_says_whether_the_topology_would_change(
+    sample: SampleRepo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After the runs above the live template matches HEAD; a commit adding an
+    environment is a change: `aphex diff --exit-code` exits 1, as `git diff` does."""
+    from aphex_stages.cli import main
+
+    capsys.readouterr()
+    assert main(["diff", str(sample.path), "--exit-code"]) == 0
+    assert "no topology change" in capsys.readouterr().out
+
+    def add_uat(data: dict[str, Any]) -> None:
+        uat = {**json.loads(json.dumps(data["environments"][0])), "name": "uat"}
+        uat["depends_on"] = ["dev"]
+        data["environments"].append(uat)
+
+    sample.edit_config(add_uat)
+    sample.commit("add uat")
+    assert main(["diff", str(sample.path), "--exit-code"]) == 1
+    assert "environment added: uat" in capsys.readouterr().out
+    assert main(["diff", str(sample.path)]) == 0  # without --exit-code: 0, as git diff

@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
     diff = commands.add_parser("diff", help="topology change: live template vs config at HEAD")
     diff.add_argument("repo", nargs="?", default=".")
+    diff.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when the topology would change (as `git diff --exit-code`), else 0",
+    )
 
     runs = commands.add_parser("runs", help="run history and what is deployed where")
     runs.add_argument("view", nargs="?", choices=("list", "show", "deployed"), default="list")
@@ -140,11 +145,13 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from aphex_stages.local.inspect import topology_diff_lines
+    from aphex_stages.local.inspect import CHANGED, topology_diff_lines
 
     lines, code = topology_diff_lines(Path(args.repo))
     for line in lines:
-        print(line)
+        print(line, file=sys.stdout if code in (0, CHANGED) else sys.stderr)
+    if code == CHANGED:  # like `git diff --exit-code`: 1 means "there is a change"
+        return 1 if args.exit_code else 0
     return code
 
 

@@ -20,8 +20,13 @@ from aphex_stages.local.layout import (
 )
 
 
+#: `topology_diff_lines`' code when it found a change (0 when none, 1 invalid, 2 usage).
+CHANGED = 3
+
+
 def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
-    """The topology change between the live local template and the config at HEAD."""
+    """The topology change between the live local template and the config at HEAD, and a
+    code: 0 no change, :data:`CHANGED`, 1 an invalid config or state, 2 a usage error."""
     from aphex_generator import diff_topology, render_workflow_template
 
     try:
@@ -33,7 +38,9 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
         return [str(problem) for problem in error.problems], 1
     paths = LocalPaths.of(top)
     if not paths.cluster_state.exists():
-        return [f"no live template yet: `aphex run --local` installs {config.pipeline.name}"], 0
+        return [
+            f"no live template yet: `aphex run --local` installs {config.pipeline.name}"
+        ], CHANGED
     try:
         with KubeApiServer(state_file=paths.cluster_state, authenticate=True) as api:
             cluster = KubeCluster.with_token(api.url, api.admin_token, config.pipeline.namespace)
@@ -41,12 +48,15 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
     except StateFileError as error:
         return [f"aphex diff: {error}"], 1
     if live is None:
-        return [f"no live template yet: `aphex run --local` installs {config.pipeline.name}"], 0
+        return [
+            f"no live template yet: `aphex run --local` installs {config.pipeline.name}"
+        ], CHANGED
     settings = generator_settings_from_env(
         {EnvVar.ARTIFACT_BUCKET: LOCAL_BUCKET, EnvVar.NAMESPACE: config.pipeline.namespace}
     )
     new = render_workflow_template(config, settings)
-    return diff_topology(live.doc, new).render_lines(), 0
+    diff = diff_topology(live.doc, new)
+    return diff.render_lines(), CHANGED if diff.changed else 0
 
 
 def local_runs(repo: Path, view: str, workflow: str | None, output: str) -> int:
