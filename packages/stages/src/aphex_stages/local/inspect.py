@@ -19,7 +19,6 @@ from aphex_stages.local.layout import (
     resolve_commit,
 )
 
-
 #: `topology_diff_lines`' code when it found a change (0 when none, 1 invalid, 2 usage).
 CHANGED = 3
 

@@ -49,6 +49,23 @@ class LocalPaths:
         """The paths of the repository whose top folder is `repo`."""
         return cls(repo / ".aphex" / "local")
 
+    def create(self) -> None:
+        """Make the folders; `.aphex/` ignores itself, so it never shows in `git status`."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        ignore = self.root.parent / ".gitignore"
+        if not ignore.exists():
+            ignore.write_text("# aphex run --local: logs, records, local state\n*\n")
+
+
+def uncommitted_files(repo: Path, limit: int = 5) -> tuple[int, list[str]]:
+    """How many paths of the working tree differ from HEAD (untracked included), and the
+    first `limit` of them: what a run of HEAD does not contain."""
+    import git
+
+    lines = git.Repo(repo).git.status("--porcelain", "--untracked-files=normal").splitlines()
+    paths = [line[3:] for line in lines if line[3:] and not line[3:].startswith(".aphex/")]
+    return len(paths), paths[:limit]
+
 
 def resolve_commit(repo: Path, commit: str | None) -> tuple[Path, str]:
     """The repository's top folder and the full SHA of `commit` (default HEAD)."""

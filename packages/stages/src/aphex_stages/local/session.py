@@ -53,6 +53,7 @@ from aphex_stages.local.layout import (
     LocalRunError,
     config_at,
     resolve_commit,
+    uncommitted_files,
 )
 from aphex_stages.local.progress import Progress
 from aphex_stages.local.records import restore_records, save_records
@@ -277,7 +278,16 @@ class LocalRun:
         self.say(
             f"aphex run --local: {self.pipeline} at {self.sha[:12]} ({self.repo}), tasks {mode}"
         )
-        self.paths.root.mkdir(parents=True, exist_ok=True)
+        self.paths.create()
+        if self.options.commit is None:
+            count, shown = uncommitted_files(self.repo)
+            if count:
+                more = f" and {count - len(shown)} more" if count > len(shown) else ""
+                self.say(
+                    f"warning: running commit {self.sha[:12]} (HEAD); {count} uncommitted"
+                    f" change(s) are not in it: {', '.join(shown)}{more}. Commit them to run"
+                    " them"
+                )
         try:
             cdk_cli = find_cdk_cli(start=Path(__file__))
         except CdkError as error:
