@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import git
-import yaml
+import yaml  # type: ignore[import-untyped, unused-ignore]
 
 from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.local.kubeapi import KubeApiServer
