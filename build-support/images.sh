@@ -323,8 +323,9 @@ build_images() {
     "--docker-executable-search-paths=['${DOCKER_DIR}']" \
     "${PANTS_DOCKER_ARGS[@]}" \
     package "${TARGETS[@]}" || die "./pants package failed"
-  # Layers of earlier builds that no image uses any more.
-  "$ENGINE" image prune --force >/dev/null 2>&1 || true
+  # Earlier versions of our two images (untagged now). Only final images carry the version
+  # label: the build stages' cached layers stay, so the next build reuses them.
+  "$ENGINE" image prune --force --filter label=org.opencontainers.image.version >/dev/null 2>&1 || true
   say "images built ($(elapsed "$t"))"
 }
 
