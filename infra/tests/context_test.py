@@ -11,6 +11,7 @@ import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from tests.helpers import REPO_ROOT
 
+from aphex_generator import external_id
 from aphex_infra import context as keys
 from aphex_infra.context import context_args, infra_context
 from aphex_infra.settings import ContextError, InfraSettings
@@ -77,7 +78,7 @@ def test_settings_read_the_mapping_back() -> None:
         "arn:aws:iam::333333333333:role/custom",
     )
     assert settings.execution_role_name == "aphex-orders-workflow"
-    assert settings.effective_external_id == "aphex-orders"
+    assert settings.effective_external_id == "aphex-orders" == external_id("orders")
 
 
 def test_context_args_are_argv_entries() -> None:
