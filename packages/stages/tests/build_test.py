@@ -49,6 +49,8 @@ def bucket(s3, unique_name, monkeypatch, tmp_path):
     s3.create_bucket(Bucket=name)
     monkeypatch.setenv("APHEX_ARTIFACT_BUCKET", name)
     monkeypatch.setenv("APHEX_WORK_DIR", str(tmp_path / "work"))
+    # The stage writes its output parameters here (the pod's own folder otherwise).
+    monkeypatch.setenv(EnvVar.OUTPUTS_DIR, str(tmp_path / "outputs"))
     for variable in ("APHEX_WORKFLOW_NAME", "APHEX_GIT_TOKEN_FILE", "APHEX_GIT_SSH_KEY_FILE"):
         monkeypatch.delenv(variable, raising=False)
     return name
