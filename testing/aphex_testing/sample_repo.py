@@ -17,15 +17,29 @@ from pathlib import Path
 from typing import Any
 
 import git
+import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 
+from aphex_generator import ImageKind
 from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.local.kubeapi import KubeApiServer
 from aphex_stages.local.layout import LocalPaths
-from aphex_stages.local.session import LocalRunOptions, run_local
+from aphex_stages.local.runtime import ImageRuntime, RuntimeError_, find_engine
+from aphex_stages.local.session import LocalRunOptions, default_image, run_local
 from aphex_testing.sample_env import sample_app_dir
 
-__all__ = ["WORKFLOW_PREFIX", "SampleRepo", "local_cluster", "phases", "run_sample"]
+__all__ = [
+    "IMAGES",
+    "WORKFLOW_PREFIX",
+    "SampleRepo",
+    "built_image_ids",
+    "local_cluster",
+    "phases",
+    "run_sample",
+]
+
+#: The images `aphex run --local --images` runs by default, by kind.
+IMAGES = {kind: default_image(kind) for kind in ImageKind}
 
 #: Every workflow of the sample pipeline starts so (its pipeline name).
 WORKFLOW_PREFIX = "aphex-sample-"
@@ -67,6 +81,16 @@ def local_cluster(sample: SampleRepo) -> Iterator[KubeCluster]:
     """The local runs' cluster, as its admin (between runs: the state file is free)."""
     with KubeApiServer(state_file=sample.paths.cluster_state, authenticate=True) as api:
         yield KubeCluster.with_token(api.url, api.admin_token, "argo")
+
+
+def built_image_ids() -> dict[str, str]:
+    """Each default image's ID, as the runner reads it (`ImageRuntime.image_info`); the
+    calling test fails (never skips) when the engine or an image is missing."""
+    try:
+        runtime = ImageRuntime(find_engine())
+        return {image: runtime.image_info(image).id for image in IMAGES.values()}
+    except RuntimeError_ as error:
+        pytest.fail(str(error))
 
 
 def run_sample(sample: SampleRepo, **options: Any) -> tuple[int, str]:

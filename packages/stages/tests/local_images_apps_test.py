@@ -18,32 +18,17 @@ from pathlib import Path
 import pytest
 
 from aphex_generator import ImageKind
-from aphex_stages.local.runtime import RuntimeError_, find_engine
-from aphex_stages.local.session import default_image
 from aphex_testing.cdk import ensure_cdk_cli
 from aphex_testing.sample_env import find_repo_root
-from aphex_testing.sample_repo import SampleRepo, run_sample
+from aphex_testing.sample_repo import IMAGES, SampleRepo, built_image_ids, run_sample
 
-IMAGES = {kind: default_image(kind) for kind in ImageKind}
 TOOLCHAIN = re.compile(r"toolchain \w+: (installed|ready in the cache)")
 
 
 @pytest.fixture
 def image_ids() -> dict[str, str]:
-    """Each image's ID in the engine's storage (read per test: the images may be rebuilt
-    between the tests); the test fails (not skips) without them."""
-    try:
-        engine = find_engine()
-    except RuntimeError_ as error:
-        pytest.fail(str(error))
-    ids = {}
-    for image in IMAGES.values():
-        # `{{.Id}}`, not `{{json .Id}}`: podman 4.3 cannot evaluate the latter.
-        done = engine.run("image", "inspect", "--format", "{{.Id}}", image)
-        if done.returncode != 0:
-            pytest.fail(f"{image} is not built: run build-support/images.sh first")
-        ids[image] = done.stdout.strip()
-    return ids
+    """Each image's ID (read per test: the images may be rebuilt between the tests); fails, never skips, without them."""
+    return built_image_ids()
 
 
 @pytest.fixture(autouse=True)

@@ -20,28 +20,14 @@ from typing import Any
 import pytest
 
 from aphex_generator import ImageKind
-from aphex_stages.local.runtime import RuntimeError_, find_engine
-from aphex_stages.local.session import default_image
 from aphex_testing.cdk import ensure_cdk_cli
-from aphex_testing.sample_repo import SampleRepo, phases, run_sample
-
-IMAGES = {kind: default_image(kind) for kind in ImageKind}
+from aphex_testing.sample_repo import IMAGES, SampleRepo, built_image_ids, phases, run_sample
 
 
 @pytest.fixture(scope="module")
 def image_ids() -> dict[str, str]:
-    """Each image's ID in the engine's storage; the test fails (not skips) without them."""
-    try:
-        engine = find_engine()
-    except RuntimeError_ as error:
-        pytest.fail(str(error))
-    ids = {}
-    for image in IMAGES.values():
-        done = engine.run("image", "inspect", "--format", "{{.Id}}", image)
-        if done.returncode != 0:
-            pytest.fail(f"{image} is not built: run build-support/images.sh first")
-        ids[image] = done.stdout.strip()
-    return ids
+    """Each image's ID (once for the module); fails, never skips, without them."""
+    return built_image_ids()
 
 
 @pytest.fixture(scope="module")
