@@ -33,20 +33,18 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-_ROOT = Path(__file__).resolve().parents[1]
-_SOURCES = ("packages/stages/src", "packages/config/src", "packages/monitoring/src")
-for _src in _SOURCES:
-    if str(_ROOT / _src) not in sys.path:
-        sys.path.insert(0, str(_ROOT / _src))
-
 import yaml  # type: ignore[import-untyped, unused-ignore]  # noqa: E402
-from benchlib import Noise, emit, print_table  # noqa: E402
+from benchlib import PACKAGES, ROOT, Noise, emit, print_table, use_sources  # noqa: E402
+
+use_sources()
 
 from aphex_stages.artifact import package_artifact, s3_client, upload_artifact  # noqa: E402
 from aphex_stages.cdk import CDK_ENV, DEPLOY_FLAGS, AwsTarget, find_cdk_cli  # noqa: E402
 from aphex_stages.cdk.aws import apply_environ  # noqa: E402
 from aphex_stages.local.bootstrap import bootstrap_local  # noqa: E402
 from aphex_stages.local.moto import MotoServer, start_moto_server  # noqa: E402
+from aphex_stages.local.runtime import default_volume_root  # noqa: E402
+from aphex_stages.local.session import TOOLCHAIN_CLAIM  # noqa: E402
 from aphex_testing.sample_env import sample_app_dir, setup_sample_env, venv_path_env  # noqa: E402
 
 PIPELINE = "aphex-bench"
@@ -59,7 +57,7 @@ TARGET_RATIO = 1.15
 # The stage's process: the console script's main, then the synths it ran, as JSON on stdout.
 _STAGE = (
     "import json, sys\n"
-    f"sys.path[:0] = {[str(_ROOT / src) for src in _SOURCES]!r}\n"
+    f"sys.path[:0] = {[str(ROOT / 'packages' / name / 'src') for name in PACKAGES]!r}\n"
     "from aphex_stages.stages.environment import main\n"
     "from aphex_stages.cdk import synth_counts\n"
     "code = main(sys.argv[1:])\n"
@@ -80,7 +78,7 @@ def environment_name(run: int) -> str:
 def sample_tree(dest: Path, runs: int) -> Path:
     """A copy of the sample app whose config has one environment per run (the stage's)."""
     shutil.copytree(
-        sample_app_dir(_ROOT),
+        sample_app_dir(ROOT),
         dest,
         ignore=shutil.ignore_patterns("cdk.out*", "__pycache__", ".pytest_cache"),
     )
@@ -114,6 +112,9 @@ def base_environ(server: MotoServer, venv: Path, work: Path) -> dict[str, str]:
             "APHEX_ARTIFACT_BUCKET": BUCKET,
             "APHEX_WORK_DIR": str(work),
             "APHEX_LOCAL_AWS_LOG": str(server.log_path),
+            # The toolchain cache local runs use: installed once (the first run's stage
+            # may install it), then reused, as a cluster's volume is in steady state.
+            "APHEX_TOOLCHAIN_CACHE": str(default_volume_root() / TOOLCHAIN_CLAIM),
         }
     )
     environ.pop("APHEX_WORKFLOW_NAME", None)
@@ -188,8 +189,8 @@ def main() -> int:
     args = parser.parse_args()
     runs = max(1, args.runs)
     work = Path(tempfile.mkdtemp(prefix="aphex-bench-env-"))
-    cli = find_cdk_cli(_ROOT)
-    venv = setup_sample_env(_ROOT)
+    cli = find_cdk_cli(ROOT)
+    venv = setup_sample_env(ROOT)
     server = start_moto_server(log_dir=work / "moto")
     times: dict[str, list[float]] = {way: [] for way in WAYS}
     noise = Noise()
