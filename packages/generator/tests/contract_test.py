@@ -8,6 +8,7 @@ import pytest
 from generator_cases import SETTINGS, sample
 
 from aphex_generator import (
+    ENVIRONMENT,
     PIPELINE,
     STAGES,
     TEMPLATE_ENV,
@@ -72,8 +73,13 @@ def test_the_template_uses_the_contract_and_dumps_cleanly() -> None:
         else:
             assert names == list(TEMPLATE_ENV)
         assert Option.PIPELINE in container["args"] and Option.COMMIT in container["args"]
-    names = [p["name"] for p in doc["spec"]["arguments"]["parameters"]]
-    assert names == [Param.COMMIT_SHA, Param.REPO_URL]
+        # Only the stages that move a head learn of a redeploy.
+        moves_head = container["command"][0] in (PIPELINE.script, ENVIRONMENT.script)
+        assert (Option.REDEPLOY_REASON in container["args"]) is moves_head
+    parameters = doc["spec"]["arguments"]["parameters"]
+    assert [p["name"] for p in parameters] == list(Param.values())
+    # A push's run (the Sensor sets only the commit) is never a redeploy.
+    assert [p.get("value") for p in parameters[2:]] == ["", ""]
     assert "{{workflow.parameters.commit-sha}}" in text
 
 

@@ -64,6 +64,8 @@ def test_config_values_appear_only_as_literals(linear_template: dict[str, Any]) 
     allowed = {
         "{{workflow.parameters.commit-sha}}",
         "{{workflow.parameters.repo-url}}",
+        "{{workflow.parameters.redeploy-by}}",  # argv entries of two stages, as the commit
+        "{{workflow.parameters.redeploy-reason}}",
         "{{workflow.name}}",
         "{{workflow.uid}}",
         "{{workflow.status}}",

@@ -392,3 +392,79 @@ def test_deploy_timeout_points_at_custom_resources_and_the_server_log(
     assert re.search(r"still in progress: .*\bHang \(Custom::Hang\)", cause), cause
     assert str(cdk_moto.server.log_path) in cause
     assert stack_status(cdk_moto, PROD, "HangStack") == "CREATE_IN_PROGRESS"
+
+
+def test_an_environment_only_moves_forward_unless_redeployed(
+    cdk_moto: CdkMoto, commits: Commits, dev_a: tuple[StageRun, int]
+) -> None:
+    """A newer commit is deployed to dev (its head says so): commit A, arriving late (held
+    at a gate, replayed), is refused before anything runs; `aphex redeploy` takes it back,
+    and dev's head records who asked, why and what it replaced."""
+    assert dev_a[0].code == 0
+    s3 = client(cdk_moto, "s3")
+    key = f"{PIPELINE}/environments/dev.json"
+    assert json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())["commit"] == commits.a
+    newer = "f" * 40
+    head = {"commit": newer, "committed_at": "2099-01-01T00:00:00+00:00"}
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(head).encode())
+    try:
+        before = synth_counts().get("dev", 0)
+        run = run_stage(environment.main, commits.a, commits.url, "--environment", "dev")
+        assert run.code == 14, run.log
+        cause = run.log.strip().splitlines()[-1]
+        assert f"dev already runs commit {newer[:12]}" in cause
+        assert "only moves forward" in cause and f"aphex redeploy {commits.a}" in cause
+        assert synth_counts().get("dev", 0) == before
+
+        half = run_stage(
+            environment.main, commits.a, commits.url, "--environment", "dev",
+            "--redeploy-reason", "roll back",
+        )  # fmt: skip
+        assert half.code == 2 and "needs both --redeploy-by and --redeploy-reason" in half.log
+
+        run = run_stage(
+            environment.main, commits.a, commits.url, "--environment", "dev",
+            "--redeploy-by", "ops@example.com", "--redeploy-reason", "roll back the outage",
+        )  # fmt: skip
+        assert run.code == 0, run.log
+        assert "redeploy of" in run.log and "requested by ops@example.com" in run.log
+        stored = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        assert stored["commit"] == commits.a
+        assert stored["redeploy"] == {
+            "by": "ops@example.com",
+            "reason": "roll back the outage",
+            "replaced": newer,
+        }
+    finally:
+        s3.delete_object(Bucket=BUCKET, Key=key)
+
+
+def test_a_stack_synthesized_for_another_account_or_region_is_refused(tmp_path: Path) -> None:
+    """A stack whose synthesized env is not its environment's (a hard-coded region, say)
+    would deploy where the config does not say: refused, naming stack, values and fix."""
+    from aphex_stages.cdk.assembly import CloudAssembly, StackArtifact
+    from aphex_stages.deploy import require_stack_environments
+    from aphex_stages.errors import StageError
+
+    env = Environment.model_validate(
+        {"name": "prod", "account": "222222222222", "region": "us-east-1",
+         "stacks": [{"name": "StorageStack"}, {"name": "MessagingStack"}]}
+    )  # fmt: skip
+
+    def assembly(*envs: tuple[str | None, str | None]) -> CloudAssembly:
+        stacks = tuple(
+            StackArtifact(name, name, account, region, tmp_path / f"{name}.json", ())
+            for name, (account, region) in zip(STACKS, envs, strict=True)
+        )
+        return CloudAssembly(tmp_path, stacks, (), {})
+
+    require_stack_environments(assembly(PROD, (None, None)), env)  # agnostic stacks are fine
+    with pytest.raises(StageError) as caught:
+        require_stack_environments(assembly(PROD, ("222222222222", "eu-west-1")), env)
+    assert caught.value.code == 10
+    assert caught.value.cause.startswith(
+        "the CDK app synthesized MessagingStack for region eu-west-1 (the environment's is"
+        " us-east-1); prod deploys only to its own account and region"
+    )
+    with pytest.raises(StageError, match="account 111111111111 .* and region us-west-2"):
+        require_stack_environments(assembly(STAGING, PROD), env)

@@ -61,7 +61,7 @@ if TYPE_CHECKING:  # the names below load on first use (see the module docstring
     from aphex_generator.graph import EnvironmentNodes, EnvironmentTopology  # pants: no-infer-dep
     from aphex_generator.graph import Node, NodeKind, PipelineGraph  # pants: no-infer-dep
     from aphex_generator.graph import TopologyDiff  # pants: no-infer-dep
-    from aphex_generator.names import dns_name  # pants: no-infer-dep
+    from aphex_generator.names import dns_name, workflow_name_prefix  # pants: no-infer-dep
     from aphex_generator.problem import Problem  # pants: no-infer-dep
     from aphex_generator.settings import GeneratorSettings  # pants: no-infer-dep
     from aphex_generator.settings import SecretRef, SettingsError  # pants: no-infer-dep
@@ -85,6 +85,7 @@ _LAZY: dict[str, str] = {
     "PipelineGraph": "graph",
     "TopologyDiff": "graph",
     "dns_name": "names",
+    "workflow_name_prefix": "names",
     "Problem": "problem",
     "GeneratorSettings": "settings",
     "SecretRef": "settings",
@@ -143,6 +144,7 @@ __all__ = [
     "strict_crd_schema",
     "validate",
     "warm_up",
+    "workflow_name_prefix",
 ]
 
 

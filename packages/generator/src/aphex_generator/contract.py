@@ -68,7 +68,8 @@ class StageSpec:
     ``name`` is the stage's name in logs and run records; ``task`` the fixed task and
     template name in the WorkflowTemplate (for per-environment stages, the prefix of
     ``<task>-<environment>``); ``script`` the console script the container runs;
-    ``entry_point`` the ``module:function`` behind it.
+    ``entry_point`` the ``module:function`` behind it. ``moves_head``: the stage advances
+    a head (the pipeline's, an environment's) and so takes the redeploy options.
     """
 
     name: str
@@ -77,6 +78,7 @@ class StageSpec:
     entry_point: str
     image: ImageKind
     takes_environment: bool = False
+    moves_head: bool = False
 
     @property
     def module(self) -> str:
@@ -100,6 +102,7 @@ PIPELINE = StageSpec(
     "aphex-stage-pipeline",
     "aphex_stages.stages.pipeline:main",
     ImageKind.DEPLOYER,
+    moves_head=True,
 )
 ENVIRONMENT = StageSpec(
     "environment",
@@ -108,6 +111,7 @@ ENVIRONMENT = StageSpec(
     "aphex_stages.stages.environment:main",
     ImageKind.DEPLOYER,
     takes_environment=True,
+    moves_head=True,
 )
 TEST = StageSpec(
     "test",
@@ -155,6 +159,8 @@ class Option(_Names):
     WORKFLOW_NAME = "--workflow-name"
     LOG_FORMAT = "--log-format"
     ARTIFACT_SHA256 = "--artifact-sha256"  # environment and test stages: the build's digest
+    REDEPLOY_BY = "--redeploy-by"  # pipeline and environment stages: who asked to go back
+    REDEPLOY_REASON = "--redeploy-reason"  # ... and why (empty: an ordinary run)
 
 
 class Param(_Names):
@@ -162,6 +168,10 @@ class Param(_Names):
 
     COMMIT_SHA = "commit-sha"
     REPO_URL = "repo-url"
+    #: Set only by `aphex redeploy` (never by the Sensor): the run may go back to an older
+    #: commit, and the heads record who asked and why.
+    REDEPLOY_BY = "redeploy-by"
+    REDEPLOY_REASON = "redeploy-reason"
 
 
 class EnvVar(_Names):

@@ -52,6 +52,12 @@ def mutex_name(pipeline: str, env: str) -> str:
     return f"aphex.{pipeline}.{env}"
 
 
+def pipeline_mutex_name(pipeline: str) -> str:
+    """The pipeline-deployment lock: one self-update of a pipeline at a time (one dot, so
+    it never equals an environment's lock)."""
+    return f"aphex.{pipeline}"
+
+
 def workflow_name_prefix(pipeline: str) -> str:
     """Prefix of Workflow names (``<prefix><40-char commit SHA>`` stays within 63)."""
     return dns_name(pipeline, MAX_NAME - 40 - 1) + "-"

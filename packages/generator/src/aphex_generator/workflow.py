@@ -54,6 +54,8 @@ def _parameter(name: str) -> str:
 # The only Argo expressions the generator ever writes.
 COMMIT = _parameter(Param.COMMIT_SHA)
 REPO_URL = _parameter(Param.REPO_URL)
+REDEPLOY_BY = _parameter(Param.REDEPLOY_BY)
+REDEPLOY_REASON = _parameter(Param.REDEPLOY_REASON)
 WORKFLOW_NAME = "{{workflow.name}}"
 WORKFLOW_UID = "{{workflow.uid}}"
 WORKFLOW_STATUS = "{{workflow.status}}"
@@ -137,6 +139,12 @@ class _Renderer:
             Option.REPOSITORY,
             REPO_URL,
         ]
+
+    def redeploy_args(self, stage: StageSpec) -> list[str]:
+        """The stages that move a head forward (pipeline, deploy) learn of a redeploy."""
+        if not stage.moves_head:
+            return []
+        return [Option.REDEPLOY_BY, REDEPLOY_BY, Option.REDEPLOY_REASON, REDEPLOY_REASON]
 
     def env_vars(self) -> list[dict[str, str]]:
         values: dict[str, str | None] = {
@@ -235,11 +243,15 @@ class _Renderer:
             stage = node.stage
             assert stage is not None
             args = self.common_args()
+            args += self.redeploy_args(stage)
             template = self.container_template(node.name, stage, args, deadlines[node.kind])
             if node.kind is NodeKind.PIPELINE:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
                 template["container"]["env"] += self.rerender_env()
                 template["outputs"] = {"parameters": [_output(Output.SUPERSEDED)]}
+                # Self-updates never overlap: each reads, checks and applies the template.
+                mutex = names.pipeline_mutex_name(self.pipeline)
+                template["synchronization"] = {"mutexes": [{"name": mutex}]}
             if node.kind is NodeKind.BUILD:  # the digest every later stage holds the artifact to
                 digest = {**_output(Output.ARTIFACT_SHA256), "globalName": Output.ARTIFACT_SHA256}
                 template["outputs"] = {"parameters": [digest]}
@@ -286,6 +298,7 @@ class _Renderer:
             deadline = tests.timeout_minutes * 60
         args = [*self.common_args(), Option.ENVIRONMENT, env_name]
         args += [Option.ARTIFACT_SHA256, ARTIFACT_DIGEST]
+        args += self.redeploy_args(stage)
         template = self.container_template(name, stage, args, deadline)
         # Deploys and tests of one environment never overlap, across runs too: a test
         # never runs against a deploy in progress.
@@ -446,6 +459,16 @@ class _Renderer:
                             "name": Param.REPO_URL,
                             "description": "Clone URL of the application repository",
                             "value": _literal(self.config.pipeline.repository, "repository"),
+                        },
+                        {
+                            "name": Param.REDEPLOY_BY,
+                            "description": "aphex redeploy only: who asked to go back",
+                            "value": "",
+                        },
+                        {
+                            "name": Param.REDEPLOY_REASON,
+                            "description": "aphex redeploy only: why (empty: an ordinary run)",
+                            "value": "",
                         },
                     ]
                 },

@@ -1,5 +1,6 @@
 """`aphex`: the command people run. `aphex run --local` runs the pipeline on this machine;
-`validate`, `render`, `diff` and `runs` look at configs, templates and history.
+`aphex redeploy` goes back to an older commit on purpose; `validate`, `render`, `diff` and
+`runs` look at configs, templates and history.
 
 Exit codes: 0 success, 1 pipeline failure or invalid input, 2 usage error, 130 interrupted.
 """
@@ -7,10 +8,12 @@ Exit codes: 0 success, 1 pipeline failure or invalid input, 2 usage error, 130 i
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from aphex_stages.version import __version__
@@ -29,25 +32,22 @@ def _parser() -> argparse.ArgumentParser:
         help="run here against an embedded AWS (on a cluster, pushes trigger runs)",
     )
     run.add_argument("--commit", help="commit to run (default: HEAD)")
-    run.add_argument("--approve", choices=("all", "none", "ask"), default="ask")
-    run.add_argument("--parallelism", type=int, default=4, help="tasks at once (default 4)")
-    run.add_argument(
-        "--aws-endpoint",
-        type=_endpoint,
-        metavar="URL",
-        help="use this AWS endpoint (http[s]://host[:port]) instead of an embedded moto",
+    _add_local_options(run)
+
+    redeploy = commands.add_parser(
+        "redeploy",
+        help="run an older commit on purpose (the pipeline otherwise only moves forward)",
+        description="Submit a run of COMMIT that may go back past newer commits. The heads it"
+        " moves record who asked and why. On a cluster it is submitted with your kubeconfig;"
+        " with --local it runs here.",
     )
-    run.add_argument(
-        "--images",
-        action="store_true",
-        help="run each task in the image its template names (build-support/images.sh builds "
-        "them), not as a host process",
-    )
-    run.add_argument("--builder-image", help="with --images: the builder image to run")
-    run.add_argument("--deployer-image", help="with --images: the deployer image to run")
-    run.add_argument(
-        "--engine", choices=("podman", "docker"), help="with --images: the container engine"
-    )
+    redeploy.add_argument("commit", metavar="COMMIT", help="the commit to go back to")
+    redeploy.add_argument("--reason", required=True, help="why (recorded with the run)")
+    redeploy.add_argument("--by", help="who asks (default: git user.email, else the login)")
+    redeploy.add_argument("--repo", default=".", help="the repository (default: .)")
+    redeploy.add_argument("--local", action="store_true", help="run it here, as aphex run --local")
+    redeploy.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    _add_local_options(redeploy)
 
     validate = commands.add_parser("validate", help="validate aphex-config.yaml")
     validate.add_argument("files", nargs="*", default=["aphex-config.yaml"], metavar="FILE")
@@ -74,6 +74,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_local_options(run: argparse.ArgumentParser) -> None:
+    """The options of a local run, shared by `run` and `redeploy`."""
+    run.add_argument("--approve", choices=("all", "none", "ask"), default="ask")
+    run.add_argument("--parallelism", type=int, default=4, help="tasks at once (default 4)")
+    run.add_argument(
+        "--aws-endpoint",
+        type=_endpoint,
+        metavar="URL",
+        help="use this AWS endpoint (http[s]://host[:port]) instead of an embedded moto",
+    )
+    run.add_argument(
+        "--images",
+        action="store_true",
+        help="run each task in the image its template names (build-support/images.sh builds "
+        "them), not as a host process",
+    )
+    run.add_argument("--builder-image", help="with --images: the builder image to run")
+    run.add_argument("--deployer-image", help="with --images: the deployer image to run")
+    run.add_argument(
+        "--engine", choices=("podman", "docker"), help="with --images: the container engine"
+    )
+
+
 def _endpoint(text: str) -> str:
     """An endpoint URL: http or https, a host, an optional port, nothing else."""
     parts = urlsplit(text)
@@ -94,29 +117,21 @@ def _endpoint(text: str) -> str:
     return text.rstrip("/")
 
 
-def _run(args: argparse.Namespace) -> int:
-    if not args.local:
-        print(
-            "aphex run: only --local runs here; on a cluster a push to the branch starts a run",
-            file=sys.stderr,
-        )
-        return 2
+def _local_options_problem(args: argparse.Namespace) -> str | None:
     if args.parallelism < 1:
-        print("aphex run: --parallelism must be at least 1", file=sys.stderr)
-        return 2
-    image_options = (args.builder_image, args.deployer_image, args.engine)
-    if any(image_options) and not args.images:
-        print(
-            "aphex run: --builder-image, --deployer-image and --engine need --images",
-            file=sys.stderr,
-        )
-        return 2
+        return "--parallelism must be at least 1"
+    if any((args.builder_image, args.deployer_image, args.engine)) and not args.images:
+        return "--builder-image, --deployer-image and --engine need --images"
+    return None
+
+
+def _run_local(args: argparse.Namespace, repo: Path, commit: str | None, **extra: Any) -> int:
     from aphex_stages.local.session import LocalRunOptions, run_local
 
     return run_local(
         LocalRunOptions(
-            repo=Path(args.repo),
-            commit=args.commit,
+            repo=repo,
+            commit=commit,
             approve=args.approve,
             parallelism=args.parallelism,
             aws_endpoint=args.aws_endpoint,
@@ -124,8 +139,68 @@ def _run(args: argparse.Namespace) -> int:
             builder_image=args.builder_image,
             deployer_image=args.deployer_image,
             engine=args.engine,
+            **extra,
         )
     )
+
+
+def _run(args: argparse.Namespace) -> int:
+    if not args.local:
+        print(
+            "aphex run: only --local runs here; on a cluster a push to the branch starts a run",
+            file=sys.stderr,
+        )
+        return 2
+    problem = _local_options_problem(args)
+    if problem:
+        print(f"aphex run: {problem}", file=sys.stderr)
+        return 2
+    return _run_local(args, Path(args.repo), args.commit)
+
+
+def _redeploy(args: argparse.Namespace) -> int:
+    from aphex_config import ConfigError
+    from aphex_stages.cluster import ClusterError
+    from aphex_stages.errors import StageError
+    from aphex_stages.local.layout import LocalRunError
+    from aphex_stages.redeploy import redeploy_request, submit_redeploy
+
+    problem = _local_options_problem(args)
+    if problem is None and not args.local and (args.images or args.aws_endpoint):
+        problem = "--images and --aws-endpoint need --local"
+    if problem:
+        print(f"aphex redeploy: {problem}", file=sys.stderr)
+        return 2
+    try:
+        request = redeploy_request(Path(args.repo), args.commit, args.reason, args.by)
+    except StageError as error:
+        print(f"aphex redeploy: {error.cause.replace('--redeploy-', '--')}", file=sys.stderr)
+        return 2
+    except (LocalRunError, ConfigError) as error:
+        print(f"aphex redeploy: {error}", file=sys.stderr)
+        return 1
+    if args.local:
+        return _run_local(args, request.repo, request.commit, redeploy=request.redeploy)
+    try:
+        name = submit_redeploy(request)
+    except ClusterError as error:
+        print(f"aphex redeploy: {error}", file=sys.stderr)
+        return 1
+    result = {
+        "workflow": name,
+        "namespace": request.namespace,
+        "commit": request.commit,
+        "by": request.redeploy.by,
+        "reason": request.redeploy.reason,
+    }
+    if args.output == "json":
+        print(json.dumps(result))
+    else:
+        print(
+            f"submitted {name} in {request.namespace}: redeploy of {request.commit[:12]}"
+            f" requested by {request.redeploy.by}"
+        )
+    return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -166,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
         "run": _run,
+        "redeploy": _redeploy,
         "validate": _validate,
         "render": _render,
         "diff": _diff,

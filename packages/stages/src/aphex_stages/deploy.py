@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,7 +37,7 @@ from aphex_generator import EnvVar, Option, external_id, session_name
 from aphex_monitoring import register_secret
 from aphex_stages.artifact import (
     ArtifactLocation,
-    download_artifact,
+    download_verified,
     require_digest,
     s3_client,
     upload_beside,
@@ -56,6 +57,7 @@ from aphex_stages.cdk import (
     assume_role,
 )
 from aphex_stages.errors import ExitCode, StageError
+from aphex_stages.head import Redeploy, advance_head, environment_head_key
 from aphex_stages.toolchain import prepare_toolchain
 from aphex_stages.workspace import load_workspace_config
 
@@ -77,7 +79,9 @@ __all__ = [
     "environment_target",
     "fetch_environment",
     "in_progress_resources",
+    "move_environment_forward",
     "outputs_name",
+    "require_stack_environments",
     "seconds_from_env",
     "synth_context",
 ]
@@ -104,6 +108,8 @@ class EnvironmentJob:
     work_dir: Path
     #: The SHA-256 the run's build stage reported: any other artifact is refused.
     artifact_sha256: str | None = None
+    #: Set by `aphex redeploy` only: the environment may go back to this older commit.
+    redeploy: Redeploy | None = None
 
     @classmethod
     def from_stage(cls, context: StageContext) -> EnvironmentJob:
@@ -124,6 +130,7 @@ class EnvironmentJob:
             bucket=context.settings.require_bucket(),
             work_dir=context.settings.work_dir,
             artifact_sha256=digest,
+            redeploy=context.inputs.redeploy,
         )
 
 
@@ -137,6 +144,7 @@ class FetchedEnvironment:
     config: AphexConfig
     env: Environment
     location: ArtifactLocation
+    committed_at: datetime  # the commit's committer time, from the verified manifest
 
 
 @dataclass(frozen=True)
@@ -225,7 +233,7 @@ def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
     require_digest(location, job.artifact_sha256)
     job.work_dir.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f"{job.environment}-", dir=job.work_dir))
-    tree = download_artifact(
+    tree, manifest = download_verified(
         s3,
         job.bucket,
         job.pipeline,
@@ -233,6 +241,14 @@ def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
         scratch / "artifact",
         expected_sha256=job.artifact_sha256 or location.sha256,
     )
+    try:
+        committed_at = datetime.strptime(manifest.created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise StageError(
+            ExitCode.ARTIFACT_INVALID,
+            f"the manifest of {location.uri} has no commit time (created: {manifest.created!r});"
+            " build the commit again",
+        ) from None
     config = load_workspace_config(tree)
     try:
         env = config.environment(job.environment)
@@ -243,7 +259,32 @@ def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
             f"environment {job.environment!r} is not in aphex-config.yaml at {job.commit[:12]}"
             f" (it has: {known})",
         ) from None
-    return FetchedEnvironment(tree=tree, scratch=scratch, config=config, env=env, location=location)
+    return FetchedEnvironment(tree, scratch, config, env, location, committed_at)
+
+
+def move_environment_forward(job: EnvironmentJob, committed_at: datetime, s3: Any) -> None:
+    """Make this commit the environment's head before deploying it; StageError(STALE_COMMIT)
+    when a newer commit is deployed there (a run held at a gate, a replay): an environment
+    only moves forward, and `aphex redeploy` is the one way back."""
+    key = environment_head_key(job.pipeline, job.environment)
+    if job.redeploy is not None:
+        _log.warning(
+            "redeploy of %s to %s requested by %s: %s",
+            job.commit[:12],
+            job.environment,
+            job.redeploy.by,
+            job.redeploy.reason,
+        )
+    newer = advance_head(s3, job.bucket, key, job.commit, committed_at, redeploy=job.redeploy)
+    if newer is not None:
+        raise StageError(
+            ExitCode.STALE_COMMIT,
+            f"{job.environment} already runs commit {newer.commit[:12]} (committed"
+            f" {newer.committed_at:%Y-%m-%d %H:%M:%S %Z}), newer than {job.commit[:12]}"
+            f" (committed {committed_at:%Y-%m-%d %H:%M:%S %Z}); an environment only moves"
+            f" forward, so {job.commit[:12]} is not deployed. To go back on purpose: aphex"
+            f" redeploy {job.commit} --reason ...",
+        )
 
 
 def app_path(
@@ -298,7 +339,30 @@ def _synth(
             f"the CDK app has no stack {', '.join(missing)} for {env.name}"
             f" (it has: {', '.join(assembly.stack_names) or 'none'})",
         )
+    require_stack_environments(assembly, env)
     return assembly
+
+
+def require_stack_environments(assembly: CloudAssembly, env: Environment) -> None:
+    """Every stack of `env` targets its account and region (or none: environment-agnostic
+    stacks deploy where the pipeline sends them); anything else is refused before deploying."""
+    for stack in env.stacks:
+        artifact = assembly.stack(stack.name)
+        wrong = [
+            f"{what} {value} (the environment's is {expected})"
+            for what, value, expected in (
+                ("account", artifact.account, env.account),
+                ("region", artifact.region, env.region),
+            )
+            if value is not None and value != expected
+        ]
+        if wrong:
+            raise StageError(
+                ExitCode.DEPLOY_FAILED,
+                f"the CDK app synthesized {stack.name} for {' and '.join(wrong)}; {env.name}"
+                " deploys only to its own account and region: build the stack's env from the"
+                " `account` and `region` context the pipeline passes",
+            )
 
 
 def deploy_budget(env: Environment, environ: Mapping[str, str] | None = None) -> float:
@@ -400,6 +464,7 @@ def deploy_environment(
     timings: dict[str, float] = {}
     started = time.monotonic()
     fetched = fetch_environment(job, s3)
+    move_environment_forward(job, fetched.committed_at, s3)
     env = fetched.env
     budget = timeout if timeout is not None else deploy_budget(env)
     stacks = tuple(stack.name for stack in env.stacks)

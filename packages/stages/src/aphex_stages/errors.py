@@ -28,6 +28,7 @@ class ExitCode(IntEnum):
     TEMPLATE_REJECTED = 11  # the regenerated WorkflowTemplate failed validation or dry run
     PRECONDITION_FAILED = 12  # validation stage: credentials, roles, CDK context or tools
     CLUSTER_FAILED = 13  # the Kubernetes API (or local cluster) refused an apply or submit
+    STALE_COMMIT = 14  # environment stage: a newer commit is deployed there already
     INTERRUPTED = 130  # SIGINT
 
 

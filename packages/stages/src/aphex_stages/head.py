@@ -1,14 +1,19 @@
-"""The pipeline only moves forward: the newest commit whose pipeline stage ran (its head).
+"""The pipeline only moves forward: the newest commit that ran (a head), kept in S3.
 
-    stale = advance_head(s3, bucket, "shop", sha, committed_at)
+    stale = advance_head(s3, bucket, head_key("shop"), sha, committed_at)
     if stale is not None:   # a newer commit already ran: this run deploys nothing
         ...
 
-The head is ``<pipeline>/head.json`` in the artifact bucket, written with S3 conditional
-writes (If-None-Match for the first, If-Match on the ETag read after), so two pipeline
-stages never both win. Commits are ordered by their committer time: a run of an older
-commit that reaches the pipeline stage after a newer one (a slow run, a replayed webhook)
-finds the newer head and deploys nothing.
+Two heads are kept in the artifact bucket: ``<pipeline>/head.json`` (the newest commit whose
+pipeline stage ran: it owns the template) and ``<pipeline>/environments/<env>.json`` (the
+newest commit deployed to that environment). Both are written with S3 conditional writes
+(If-None-Match for the first, If-Match on the ETag read after), so two stages never both
+win. Commits are ordered by their committer time: a run of an older commit that arrives
+after a newer one (a slow run, a replayed webhook, a run held at a gate) finds the newer
+head and deploys nothing.
+
+The one way back is a :class:`Redeploy` (``aphex redeploy SHA --reason ...``): it moves the
+head to an older commit and the head records who asked, why, and which commit it replaced.
 """
 
 from __future__ import annotations
@@ -23,27 +28,51 @@ from botocore.exceptions import ClientError
 from aphex_stages.artifact.s3 import error_code, s3_call
 from aphex_stages.errors import ExitCode, StageError
 
-__all__ = ["Head", "advance_head", "head_key"]
+__all__ = ["Head", "Redeploy", "advance_head", "environment_head_key", "head_key"]
 
 _ATTEMPTS = 5
 _LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict")
 
 
 @dataclass(frozen=True)
+class Redeploy:
+    """An explicit request to run an older commit: who asked, and why."""
+
+    by: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Head:
-    """The newest commit that ran, and its committer time."""
+    """The newest commit that ran, its committer time, and the redeploy that put it there."""
 
     commit: str
     committed_at: datetime
+    redeploy: Redeploy | None = None
+    replaced: str | None = None  # with a redeploy: the newer commit it went back from
 
     def to_json(self) -> bytes:
-        document = {"commit": self.commit, "committed_at": self.committed_at.isoformat()}
+        document: dict[str, Any] = {
+            "commit": self.commit,
+            "committed_at": self.committed_at.isoformat(),
+        }
+        if self.redeploy is not None:
+            document["redeploy"] = {
+                "by": self.redeploy.by,
+                "reason": self.redeploy.reason,
+                "replaced": self.replaced,
+            }
         return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
 def head_key(pipeline: str) -> str:
-    """``<pipeline>/head.json``: beside the commits' artifact folders."""
+    """``<pipeline>/head.json``: the newest commit whose pipeline stage ran."""
     return f"{pipeline}/head.json"
+
+
+def environment_head_key(pipeline: str, environment: str) -> str:
+    """``<pipeline>/environments/<environment>.json``: the newest commit deployed there."""
+    return f"{pipeline}/environments/{environment}.json"
 
 
 def _read(s3: Any, bucket: str, key: str) -> tuple[Head | None, str | None]:
@@ -62,20 +91,32 @@ def _read(s3: Any, bucket: str, key: str) -> tuple[Head | None, str | None]:
 
 
 def advance_head(
-    s3: Any, bucket: str, pipeline: str, commit: str, committed_at: datetime
+    s3: Any,
+    bucket: str,
+    key: str,
+    commit: str,
+    committed_at: datetime,
+    *,
+    redeploy: Redeploy | None = None,
 ) -> Head | None:
-    """Make `commit` the pipeline's head unless a newer commit is; return that newer head
-    (this run is stale), else None. StageError(AWS_FAILED) when S3 fails or the head keeps
-    changing under us."""
-    key = head_key(pipeline)
-    ours = Head(commit, committed_at)
+    """Make `commit` the head at `key` unless a newer commit is; return that newer head
+    (this run is stale), else None. A `redeploy` moves the head back to an older commit
+    and is recorded in it. StageError(AWS_FAILED) when S3 fails or the head keeps changing
+    under us."""
     with s3_call(s3, f"reading and advancing s3://{bucket}/{key}"):
         for _ in range(_ATTEMPTS):
             head, etag = _read(s3, bucket, key)
             if head is not None and head.commit == commit:
                 return None
-            if head is not None and head.committed_at > committed_at:
+            older = head is not None and head.committed_at > committed_at
+            if older and redeploy is None:
                 return head
+            ours = Head(
+                commit,
+                committed_at,
+                redeploy=redeploy,
+                replaced=head.commit if head is not None and redeploy is not None else None,
+            )
             condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
             try:
                 s3.put_object(

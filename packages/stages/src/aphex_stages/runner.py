@@ -27,7 +27,7 @@ from pathlib import Path
 from aphex_generator import OUTPUTS_DIR, EnvVar, Option, StageSpec
 from aphex_monitoring import StageRecord, record_stage
 from aphex_stages.errors import ExitCode, StageError, StageSuperseded
-from aphex_stages.inputs import StageInputs, check_inputs
+from aphex_stages.inputs import StageInputs, check_inputs, redeploy_from
 from aphex_stages.logs import configure_logging
 from aphex_stages.termination import terminate_as_interrupt
 
@@ -139,6 +139,15 @@ def build_parser(stage: Stage) -> argparse.ArgumentParser:
         help=f"the Argo workflow this stage runs in (default: ${EnvVar.WORKFLOW_NAME})",
     )
     parser.add_argument(Option.LOG_FORMAT, choices=("text", "json"), default="text")
+    if stage.spec.moves_head:
+        parser.add_argument(
+            Option.REDEPLOY_BY, default="", help="`aphex redeploy` only: who asked to go back"
+        )
+        parser.add_argument(
+            Option.REDEPLOY_REASON,
+            default="",
+            help="`aphex redeploy` only: why; with it this run may deploy an older commit",
+        )
     if stage.add_options is not None:
         stage.add_options(parser)
     return parser
@@ -169,23 +178,27 @@ def _write_outputs(outputs: Mapping[str, str], log: logging.Logger) -> None:
 def run_stage(stage: Stage, argv: Sequence[str]) -> int:
     """Run `stage` with `argv`; log, time, record and return the exit code. Never raises."""
     args = build_parser(stage).parse_args(argv)
-    inputs = StageInputs(
-        pipeline=args.pipeline,
-        commit=args.commit,
-        repository=args.repository,
-        environment=getattr(args, "environment", None),
-        workflow_name=args.workflow_name,
-    )
     log = configure_logging(
         args.log_format,
         stage=stage.name,
-        environment=inputs.environment,
-        pipeline=inputs.pipeline,
-        commit=inputs.commit[:12],
+        environment=getattr(args, "environment", None),
+        pipeline=args.pipeline,
+        commit=args.commit[:12],
     )
     started = datetime.now(UTC)
     try:
-        check_inputs(inputs)
+        inputs = check_inputs(
+            StageInputs(
+                pipeline=args.pipeline,
+                commit=args.commit,
+                repository=args.repository,
+                environment=getattr(args, "environment", None),
+                workflow_name=args.workflow_name,
+                redeploy=redeploy_from(
+                    getattr(args, "redeploy_by", None), getattr(args, "redeploy_reason", None)
+                ),
+            )
+        )
     except StageError as error:
         log.error("%s", error.cause)
         return int(error.code)

@@ -256,6 +256,9 @@ def restart_if_topology_changed(
         Label.RESTART_OF: current,
     }
     parameters = {Param.COMMIT_SHA: inputs.commit, Param.REPO_URL: inputs.repository}
+    if inputs.redeploy is not None:  # the restart is the same redeploy
+        parameters[Param.REDEPLOY_BY] = inputs.redeploy.by
+        parameters[Param.REDEPLOY_REASON] = inputs.redeploy.reason
     try:
         created = cluster.submit_workflow(name, template_name, parameters, labels)
     except ClusterError as error:

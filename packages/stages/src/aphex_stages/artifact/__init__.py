@@ -42,6 +42,7 @@ from aphex_stages.artifact.tarball import (
 )
 from aphex_stages.artifact.transfer import (
     download_artifact,
+    download_verified,
     find_artifact,
     read_beside,
     require_digest,
@@ -58,6 +59,7 @@ __all__ = [
     "ArtifactManifest",
     "check_bucket",
     "download_artifact",
+    "download_verified",
     "extract_artifact",
     "find_artifact",
     "latest_key",

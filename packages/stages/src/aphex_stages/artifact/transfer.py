@@ -230,6 +230,20 @@ def download_artifact(
     is ``expected_sha256`` (the build stage's output), the tarball or any file fails its
     checksum, or the tarball holds unsafe entries; StageError(AWS_FAILED) when S3 fails.
     """
+    return download_verified(s3, bucket, pipeline, commit, dest, expected_sha256=expected_sha256)[0]
+
+
+def download_verified(
+    s3: S3Client,
+    bucket: str,
+    pipeline: str,
+    commit: str,
+    dest: Path,
+    *,
+    expected_sha256: str | None = None,
+) -> tuple[Path, ArtifactManifest]:
+    """:func:`download_artifact`, also returning the manifest the tree was verified with
+    (its ``created`` is the commit's committer time)."""
     target = Path(dest).absolute()
     location = ArtifactLocation.from_latest(s3, bucket, pipeline, commit)
     require_digest(location, expected_sha256)
@@ -256,4 +270,4 @@ def download_artifact(
         extract_artifact(tarball, target, manifest)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    return target, manifest

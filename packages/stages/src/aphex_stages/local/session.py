@@ -33,6 +33,7 @@ from aphex_stages.cdk import find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.generator_settings import generator_settings_from_env
+from aphex_stages.head import Redeploy
 from aphex_stages.local.aws import LocalAwsEndpoint, local_aws
 from aphex_stages.local.bootstrap import bootstrap_local
 from aphex_stages.local.commands import LAUNCH_PATH, import_path, search_path
@@ -93,6 +94,7 @@ class LocalRunOptions:
     builder_image: str | None = None
     deployer_image: str | None = None
     engine: str | None = None  # podman or docker (default: the first that answers)
+    redeploy: Redeploy | None = None  # `aphex redeploy --local`: may go back to an older commit
     out: TextIO = field(default_factory=lambda: sys.stdout)
 
 
@@ -300,10 +302,14 @@ class LocalRun:
                 admin, api, self._executor(runtime), lambda _template: self._pod_identity(aws)
             )
             first = self._workflow_name()
+            parameters = {Param.COMMIT_SHA: self.sha, Param.REPO_URL: repo_url}
+            if self.options.redeploy is not None:
+                parameters[Param.REDEPLOY_BY] = self.options.redeploy.by
+                parameters[Param.REDEPLOY_REASON] = self.options.redeploy.reason
             admin.submit_workflow(
                 first,
                 self.pipeline,
-                {Param.COMMIT_SHA: self.sha, Param.REPO_URL: repo_url},
+                parameters,
                 {Label.PIPELINE: self.pipeline, Label.COMMIT: self.sha},
             )
             results: list[RunResult] = []

@@ -68,20 +68,36 @@ def _preflight(root: Path, config: AphexConfig, log: logging.Logger) -> None:
 
 def _move_forward(context: StageContext, committed_at: datetime) -> None:
     """Make this commit the pipeline's head, or end the run as stale: a newer commit's
-    pipeline stage already ran, and an older commit never redeploys over it."""
+    pipeline stage already ran, and an older commit never redeploys over it (unless
+    `aphex redeploy` asked for exactly that)."""
     from aphex_stages.artifact import s3_client
-    from aphex_stages.head import advance_head
+    from aphex_stages.head import advance_head, head_key
 
     inputs = context.inputs
     bucket = context.settings.require_bucket()
-    newer = advance_head(s3_client(), bucket, inputs.pipeline, inputs.commit, committed_at)
+    if inputs.redeploy is not None:
+        context.log.warning(
+            "redeploy of %s requested by %s: %s",
+            inputs.commit[:12],
+            inputs.redeploy.by,
+            inputs.redeploy.reason,
+        )
+    newer = advance_head(
+        s3_client(),
+        bucket,
+        head_key(inputs.pipeline),
+        inputs.commit,
+        committed_at,
+        redeploy=inputs.redeploy,
+    )
     if newer is None:
         return
     context.outputs[Output.SUPERSEDED] = "true"  # the run's later tasks are skipped
     raise StageSuperseded(
         f"commit {newer.commit[:12]} (committed {newer.committed_at:%Y-%m-%d %H:%M:%S %Z}) is"
         f" newer than {inputs.commit[:12]} (committed {committed_at:%Y-%m-%d %H:%M:%S %Z}) and"
-        " already ran: the pipeline only moves forward, so this run deploys nothing"
+        " already ran: the pipeline only moves forward, so this run deploys nothing (to go"
+        f" back on purpose: aphex redeploy {inputs.commit} --reason ...)"
     )
 
 
