@@ -29,32 +29,49 @@ WEBHOOK_SERVICE = "aphex-webhook"
 SENSOR_SERVICE_ACCOUNT = "aphex-sensor"  # GeneratorSettings.sensor_service_account
 JETSTREAM_VERSION = "2.10.10"  # GeneratorSettings.jetstream_version
 
-#: What the workflow pods do through the Kubernetes API: the pipeline-deployment stage
-#: applies the WorkflowTemplate and may restart the run on it; stages read pod logs; the
-#: Argo executor of every pod reports its outputs through workflowtaskresults.
-WORKFLOW_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": ["argoproj.io"],
-        "resources": ["workflowtemplates"],
-        "verbs": ["get", "create", "update", "patch"],
-    },
-    {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
-    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-    {
-        "apiGroups": ["argoproj.io"],
-        "resources": ["workflowtaskresults"],
-        "verbs": ["create", "patch"],
-    },
-]
+ARGO_GROUP = "argoproj.io"
 
-#: What the Sensor does: submit one Workflow per push (and watch it).
-SENSOR_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": ["argoproj.io"],
-        "resources": ["workflows"],
-        "verbs": ["create", "get", "list", "watch"],
-    },
-]
+
+def workflow_rules(pipeline: str) -> list[dict[str, Any]]:
+    """What the workflow pods do through the Kubernetes API: the pipeline-deployment stage
+    reads and replaces its own WorkflowTemplate (only that one; the install creates it) and
+    may restart the run on it; stages read pod logs; the Argo executor of every pod reports
+    its outputs through workflowtaskresults. (A copy of ``aphex_generator.workflow_rules``:
+    this app does not import the packages; a test keeps the two equal.)"""
+    return [
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflowtemplates"],
+            "resourceNames": [pipeline],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": [ARGO_GROUP], "resources": ["workflows"], "verbs": ["create", "get"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflowtaskresults"],
+            "verbs": ["create", "patch"],
+        },
+    ]
+
+
+def sensor_rules(pipeline: str) -> list[dict[str, Any]]:
+    """What the Sensor does: submit one Workflow per push from the pipeline's template
+    (Argo reads the template as the submitter, so ``get`` on it) and watch Workflows.
+    (A copy of ``aphex_generator.sensor_rules``; a test keeps the two equal.)"""
+    return [
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflowtemplates"],
+            "resourceNames": [pipeline],
+            "verbs": ["get"],
+        },
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflows"],
+            "verbs": ["create", "get", "list", "watch"],
+        },
+    ]
 
 
 def event_source_name(pipeline: str) -> str:
@@ -101,12 +118,12 @@ def workflow_rbac(
     service_account: str, ns: str, pipeline: str, role_arn: str
 ) -> list[dict[str, Any]]:
     """ServiceAccount (IRSA-annotated with ``role_arn``), Role and RoleBinding of the pods."""
-    return _rbac(service_account, ns, pipeline, WORKFLOW_RULES, role_arn)
+    return _rbac(service_account, ns, pipeline, workflow_rules(pipeline), role_arn)
 
 
 def sensor_rbac(ns: str, pipeline: str) -> list[dict[str, Any]]:
     """ServiceAccount, Role and RoleBinding of the Sensor."""
-    return _rbac(SENSOR_SERVICE_ACCOUNT, ns, pipeline, SENSOR_RULES, None)
+    return _rbac(SENSOR_SERVICE_ACCOUNT, ns, pipeline, sensor_rules(pipeline), None)
 
 
 def event_bus(ns: str, pipeline: str) -> dict[str, Any]:

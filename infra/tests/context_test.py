@@ -139,3 +139,13 @@ def test_an_unreadable_config_file_is_a_context_error(tmp_path: Path) -> None:
     missing = {keys.CONFIG_FILE: str(tmp_path / "absent.yaml")}
     with pytest.raises(ContextError, match="aphex:configFile: cannot read"):
         InfraSettings.from_context(missing.get)
+
+
+def test_rbac_rules_are_the_generators() -> None:
+    """The app keeps its own copy of the RBAC rules (it imports no aphex package at synth);
+    they must be the ones local runs install and the fake API server enforces."""
+    from aphex_generator import sensor_rules, workflow_rules
+    from aphex_infra import k8s
+
+    assert k8s.workflow_rules("orders") == workflow_rules("orders")
+    assert k8s.sensor_rules("orders") == sensor_rules("orders")

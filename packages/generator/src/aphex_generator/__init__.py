@@ -46,6 +46,8 @@ from aphex_generator.contract import (
     StageSpec,
     console_scripts,
     external_id,
+    sensor_rules,
+    workflow_rules,
     session_name,
     stage_by_name,
     stages_of_image,
@@ -138,6 +140,7 @@ __all__ = [
     "render_events",
     "render_workflow_template",
     "external_id",
+    "sensor_rules",
     "session_name",
     "stage_by_name",
     "stages_of_image",
@@ -145,6 +148,7 @@ __all__ = [
     "validate",
     "warm_up",
     "workflow_name_prefix",
+    "workflow_rules",
 ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
     "BUILD",
@@ -254,6 +255,7 @@ class Annotation(_Names):
 
 #: The configuration file at the root of an application repository.
 CONFIG_FILE = "aphex-config.yaml"
+ARGO_GROUP = "argoproj.io"  # the API group of Argo's resources
 #: CDK context key naming the aphex-config.yaml the pipeline's own app reads.
 INFRA_CONFIG_FILE_CONTEXT = "aphex:configFile"
 
@@ -278,3 +280,42 @@ def session_name(pipeline: str, commit: str) -> str:
     room = _SESSION_LIMIT - len("aphex--") - len(sha)
     name = _SESSION_INVALID.sub("-", pipeline)[:room].rstrip("-")
     return f"aphex-{name}-{sha}"
+
+
+def workflow_rules(pipeline: str) -> list[dict[str, Any]]:
+    """The RBAC rules of the pipeline's pods: read and replace their own WorkflowTemplate
+    (never create or touch another: an install creates it), submit and read Workflows (a
+    restart), read pod logs, and report outputs as Argo's executor does."""
+    return [
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflowtemplates"],
+            "resourceNames": [pipeline],
+            "verbs": ["get", "update"],
+        },
+        {"apiGroups": [ARGO_GROUP], "resources": ["workflows"], "verbs": ["create", "get"]},
+        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflowtaskresults"],
+            "verbs": ["create", "patch"],
+        },
+    ]
+
+
+def sensor_rules(pipeline: str) -> list[dict[str, Any]]:
+    """The RBAC rules of the pipeline's Sensor: submit a Workflow per push from the
+    pipeline's template (which needs ``get`` on that template) and watch Workflows."""
+    return [
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflowtemplates"],
+            "resourceNames": [pipeline],
+            "verbs": ["get"],
+        },
+        {
+            "apiGroups": [ARGO_GROUP],
+            "resources": ["workflows"],
+            "verbs": ["create", "get", "list", "watch"],
+        },
+    ]

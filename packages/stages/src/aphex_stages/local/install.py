@@ -17,30 +17,22 @@ from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api
 from kubernetes.client.exceptions import ApiException
 
 from aphex_config import AphexConfig
-from aphex_generator import GeneratorSettings, Label, render_workflow_template, validate
+from aphex_generator import (
+    GeneratorSettings,
+    Label,
+    render_workflow_template,
+    validate,
+    workflow_rules,
+)
 from aphex_stages.cluster.kube import KubeCluster
 
 __all__ = [
-    "WORKFLOW_RULES",
     "LocalInstallError",
     "ServiceAccounts",
     "install_namespace",
     "install_service_accounts",
     "install_template",
 ]
-
-#: What the workflow pods may do through the Kubernetes API (infra/aphex_infra/k8s.py gives
-#: the pipeline's service account the same on a cluster): apply the WorkflowTemplate and
-#: restart the run on it.
-WORKFLOW_RULES: list[dict[str, Any]] = [
-    {
-        "apiGroups": ["argoproj.io"],
-        "resources": ["workflowtemplates"],
-        "verbs": ["get", "create", "update", "patch"],
-    },
-    {"apiGroups": ["argoproj.io"], "resources": ["workflows"], "verbs": ["create", "get"]},
-]
-
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
 RBAC_API = f"{RBAC_GROUP}/v1"
@@ -76,14 +68,20 @@ def install_namespace(cluster: KubeCluster, namespace: str, pipeline: str) -> No
 def install_service_accounts(
     cluster: KubeCluster, namespace: str, service_accounts: Iterable[str], pipeline: str
 ) -> None:
-    """Each service account, bound to a Role of `WORKFLOW_RULES`."""
+    """Each service account, bound to a Role of the pipeline's pods' rules (the same
+    :func:`aphex_generator.workflow_rules` the cluster install gives them)."""
     core = CoreV1Api(cluster.api_client)
     rbac = RbacAuthorizationV1Api(cluster.api_client)
     labels = {Label.PIPELINE: pipeline}
     for name in dict.fromkeys(service_accounts):
         meta = {"name": name, "namespace": namespace, "labels": labels}
         account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
-        role = {"apiVersion": RBAC_API, "kind": "Role", "metadata": meta, "rules": WORKFLOW_RULES}
+        role = {
+            "apiVersion": RBAC_API,
+            "kind": "Role",
+            "metadata": meta,
+            "rules": workflow_rules(pipeline),
+        }
         binding = {
             "apiVersion": RBAC_API,
             "kind": "RoleBinding",
