@@ -28,7 +28,8 @@ import yaml
 
 from aphex_config import Environment
 from aphex_stages.cdk import synth_counts
-from aphex_stages.deploy import base_target, deploy_budget, synth_context
+from aphex_stages.deploy import deploy_budget, synth_context
+from aphex_stages.environment_job import base_target
 from aphex_stages.stages import build, environment
 from aphex_testing import cdk as harness
 from aphex_testing.cdk import CdkMoto, sample_app_dir, venv_env

@@ -172,7 +172,7 @@ def test_summary_is_json_with_every_command() -> None:
     run = TestRun("dev", (outcome,), 300.0, reports=("junit.xml",))
     settings = TestSettings(commands=("pytest",))
     assert settings.timeout_minutes == 30
-    from aphex_stages.deploy import EnvironmentJob
+    from aphex_stages.environment_job import EnvironmentJob
 
     job = EnvironmentJob("shop", "0" * 40, "dev", "bucket", Path("/tmp"))
     summary = json.loads(json.dumps(run.summary(job)))

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from aphex_generator import INFRA_CONFIG_FILE_CONTEXT, EnvVar
 from aphex_stages.cdk import CdkRunner
 from aphex_stages.cdk.errors import CdkError
-from aphex_stages.deploy import base_target, seconds_from_env
+from aphex_stages.environment_job import base_target, seconds_from_env
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.infra_state import InfraState, infra_fingerprint
 from aphex_stages.logs import command_output

@@ -33,7 +33,7 @@ from aphex_generator import EnvVar
 from aphex_stages.artifact import read_beside, s3_client, upload_beside
 from aphex_stages.cdk import output_env_vars, read_outputs_file
 from aphex_stages.cdk.aws import apply_environ
-from aphex_stages.deploy import (
+from aphex_stages.environment_job import (
     EnvironmentJob,
     FetchedEnvironment,
     app_path,

@@ -7,7 +7,8 @@ the stage skeleton (options, logs, exit codes, the stage record's output keys).
 from __future__ import annotations
 
 from aphex_generator import ENVIRONMENT
-from aphex_stages.deploy import EnvironmentJob, deploy_environment
+from aphex_stages.deploy import deploy_environment
+from aphex_stages.environment_job import EnvironmentJob
 from aphex_stages.logs import command_output
 from aphex_stages.runner import Stage, StageContext
 

@@ -7,7 +7,7 @@ into the stage skeleton.
 from __future__ import annotations
 
 from aphex_generator import TEST
-from aphex_stages.deploy import EnvironmentJob
+from aphex_stages.environment_job import EnvironmentJob
 from aphex_stages.logs import command_output
 from aphex_stages.runner import Stage, StageContext
 from aphex_stages.testrun import run_environment_tests
