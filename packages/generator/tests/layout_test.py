@@ -8,7 +8,8 @@ import yaml
 from generator_cases import DATA, SETTINGS, config_from, deployed_environments, sample
 
 from aphex_generator import render_workflow_template, validate
-from aphex_generator.workflow import ENV_PARAM, MAX_DAG_TASKS, MAX_TEMPLATES
+from aphex_generator.expressions import ENV_PARAM
+from aphex_generator.workflow import MAX_DAG_TASKS, MAX_TEMPLATES
 
 
 def _big(count: int, tests: bool, manual_every: int = 0) -> dict[str, Any]:

@@ -47,10 +47,10 @@ from aphex_generator.contract import (
     console_scripts,
     external_id,
     sensor_rules,
-    workflow_rules,
     session_name,
     stage_by_name,
     stages_of_image,
+    workflow_rules,
 )
 from aphex_generator.version import __version__
 

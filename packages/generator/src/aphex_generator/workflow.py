@@ -7,14 +7,12 @@ is the graph's nodes; pipelines beyond the CRD's limits share templates (compact
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from aphex_generator import names
 from aphex_generator.contract import (
     ENVIRONMENT,
     NOTIFY,
-    OUTPUTS_DIR,
     PIPELINE,
     TEMPLATE_ENV,
     TEST,
@@ -28,7 +26,32 @@ from aphex_generator.contract import (
     Param,
     StageSpec,
 )
+from aphex_generator.expressions import (
+    ARTIFACT_DIGEST,
+    COMMIT,
+    ENV_PARAM,
+    NOT_SUPERSEDED,
+    REDEPLOY_BY,
+    REDEPLOY_REASON,
+    REPO_URL,
+    TIMEOUT_PARAM,
+    WORKFLOW_FAILURES,
+    WORKFLOW_NAME,
+    WORKFLOW_STATUS,
+    WORKFLOW_UID,
+    environment_metrics,
+    literal,
+    output_parameter,
+    succeeded,
+)
 from aphex_generator.graph import Node, NodeKind, PipelineGraph
+from aphex_generator.layouts import (
+    APPROVAL,
+    SHARED_DEPLOY,
+    SHARED_TEST,
+    per_environment_size,
+    variant_dag,
+)
 from aphex_generator.settings import (
     DEFAULT_BUILDER_IMAGE,
     DEFAULT_DEPLOYER_IMAGE,
@@ -47,61 +70,17 @@ MAX_TEMPLATES = 200
 MAX_DAG_TASKS = 200
 
 
-def _parameter(name: str) -> str:
-    return "{{workflow.parameters." + name + "}}"
-
-
-# The only Argo expressions the generator ever writes.
-COMMIT = _parameter(Param.COMMIT_SHA)
-REPO_URL = _parameter(Param.REPO_URL)
-REDEPLOY_BY = _parameter(Param.REDEPLOY_BY)
-REDEPLOY_REASON = _parameter(Param.REDEPLOY_REASON)
-WORKFLOW_NAME = "{{workflow.name}}"
-WORKFLOW_UID = "{{workflow.uid}}"
-WORKFLOW_STATUS = "{{workflow.status}}"
-WORKFLOW_FAILURES = "{{workflow.failures}}"
-ENV_PARAM = "{{inputs.parameters.environment}}"  # compact layout only
-#: A run whose pipeline stage restarted it on a new topology deploys nothing more: the
-#: environments after the pipeline stage are skipped, and the run still succeeds.
-NOT_SUPERSEDED = (
-    "{{tasks." + PIPELINE.task + ".outputs.parameters." + Output.SUPERSEDED + "}} == false"
-)
-TIMEOUT_PARAM = "{{inputs.parameters.timeout-seconds}}"  # compact layout only
-
 LAYOUT_PER_ENVIRONMENT = "per-environment"
 LAYOUT_COMPACT = "compact"
-
-# Template names that are not stages.
-PIPELINE_DAG = "pipeline"
-APPROVAL = "approval"
-ENVIRONMENTS_DAG = "environments"
-MANAGED_BY = "aphex-generator"
-# Compact layout: the shared templates (and a variant's tasks) are named after their stage.
-SHARED_DEPLOY = ENVIRONMENT.task
-SHARED_TEST = TEST.task
-
-
-def _literal(value: str, what: str) -> str:
-    """Guard: a config value is written verbatim and must never look like an expression."""
-    if "{{" in value or "}}" in value:
-        raise ValueError(f"{what} {value!r} contains '{{{{' or '}}}}' and cannot be rendered")
-    return value
-
 
 #: Seconds a deploy pod gets beyond its environment's deploy_timeout_minutes (download,
 #: toolchain, synth, outputs).
 DEPLOY_MARGIN = 30 * 60
-#: The build stage's artifact digest, a global output of the run (set when build ends).
-ARTIFACT_DIGEST = "{{workflow.outputs.parameters." + Output.ARTIFACT_SHA256 + "}}"
 
-
-def _output(name: str) -> dict[str, Any]:
-    """An output parameter the stage writes into the pod's outputs folder."""
-    return {"name": name, "valueFrom": {"path": f"{OUTPUTS_DIR}/{name}"}}
-
-
-def _succeeded(tasks: Sequence[str]) -> str:
-    return " && ".join(f"{task}.Succeeded" for task in tasks)
+# Template names that are not stages.
+PIPELINE_DAG = "pipeline"
+ENVIRONMENTS_DAG = "environments"
+MANAGED_BY = "aphex-generator"
 
 
 def resolve_images(config: AphexConfig, settings: GeneratorSettings) -> tuple[str, str]:
@@ -119,12 +98,12 @@ class _Renderer:
     def __init__(self, config: AphexConfig, settings: GeneratorSettings) -> None:
         self.config = config
         self.settings = settings
-        self.pipeline = _literal(config.pipeline.name, "pipeline name")
+        self.pipeline = literal(config.pipeline.name, "pipeline name")
         self.namespace = settings.namespace or config.pipeline.namespace
         for env in config.environments:
-            _literal(env.name, "environment name")
+            literal(env.name, "environment name")
             for stack in env.stacks:
-                _literal(stack.name, "stack name")
+                literal(stack.name, "stack name")
         self.graph = PipelineGraph.from_config(config)
         builder, deployer = resolve_images(config, settings)
         self.images = {"builder": builder, "deployer": deployer}
@@ -209,28 +188,6 @@ class _Renderer:
             "retryStrategy": self.retry(),
         }
 
-    def metrics(self, environment: str) -> dict[str, Any]:
-        labels = [
-            {"key": "pipeline", "value": self.pipeline},
-            {"key": "environment", "value": environment},
-        ]
-        return {
-            "prometheus": [
-                {
-                    "name": "aphex_environment_duration_seconds",
-                    "help": "Duration of the last deployment of an environment, in seconds",
-                    "labels": labels,
-                    "gauge": {"realtime": False, "value": "{{duration}}"},
-                },
-                {
-                    "name": "aphex_environment_result_total",
-                    "help": "Deployments of an environment, by result",
-                    "labels": [*labels, {"key": "status", "value": "{{status}}"}],
-                    "counter": {"value": "1"},
-                },
-            ]
-        }
-
     def fixed_templates(self) -> list[dict[str, Any]]:
         timeouts = self.settings.timeouts
         deadlines = {
@@ -248,12 +205,15 @@ class _Renderer:
             if node.kind is NodeKind.PIPELINE:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
                 template["container"]["env"] += self.rerender_env()
-                template["outputs"] = {"parameters": [_output(Output.SUPERSEDED)]}
+                template["outputs"] = {"parameters": [output_parameter(Output.SUPERSEDED)]}
                 # Self-updates never overlap: each reads, checks and applies the template.
                 mutex = names.pipeline_mutex_name(self.pipeline)
                 template["synchronization"] = {"mutexes": [{"name": mutex}]}
             if node.kind is NodeKind.BUILD:  # the digest every later stage holds the artifact to
-                digest = {**_output(Output.ARTIFACT_SHA256), "globalName": Output.ARTIFACT_SHA256}
+                digest = {
+                    **output_parameter(Output.ARTIFACT_SHA256),
+                    "globalName": Output.ARTIFACT_SHA256,
+                }
                 template["outputs"] = {"parameters": [digest]}
             templates.append(template)
         templates.append(self.exit_handler_template())
@@ -311,7 +271,7 @@ class _Renderer:
             container["env"].append({"name": EnvVar.TOOLCHAIN_CACHE, "value": TOOLCHAIN_MOUNT})
             container["volumeMounts"] = [{"name": TOOLCHAIN_VOLUME, "mountPath": TOOLCHAIN_MOUNT}]
         if kind is NodeKind.DEPLOY:
-            template["metrics"] = self.metrics(env_name)
+            template["metrics"] = environment_metrics(self.pipeline, env_name)
         if shared:
             params = [{"name": "environment"}]
             if kind is NodeKind.TEST:
@@ -320,18 +280,10 @@ class _Renderer:
         return template
 
     # -- layouts -----------------------------------------------------------------------
-    def per_environment_size(self) -> tuple[int, int]:
-        envs = self.graph.environments
-        gated = sum(1 for env in envs if env.approval)
-        tested = sum(1 for env in envs if env.tests)
-        templates = 5 + (1 if gated else 0) + len(envs) + tested
-        tasks = 3 + len(envs) + tested + gated
-        return templates, tasks
-
     def task(self, node: Node, template: str) -> dict[str, Any]:
         task: dict[str, Any] = {"name": node.name, "template": template}
         if node.after:
-            task["depends"] = _succeeded(node.after)
+            task["depends"] = succeeded(node.after)
         if node.after == (PIPELINE.task,):
             task["when"] = NOT_SUPERSEDED
         return task
@@ -361,7 +313,7 @@ class _Renderer:
             {
                 "name": ENVIRONMENTS_DAG,
                 "template": ENVIRONMENTS_DAG,
-                "depends": _succeeded([fixed[-1].name]),
+                "depends": succeeded([fixed[-1].name]),
                 "when": NOT_SUPERSEDED,
             }
         )
@@ -374,7 +326,7 @@ class _Renderer:
                 + ("-tested" if env.tests else "")
             )
             if variant not in variants:
-                variants[variant] = self.variant(variant, env.approval, env.tests)
+                variants[variant] = variant_dag(variant, env.approval, env.tests)
             params = [{"name": "environment", "value": env.name}]
             tests = self.config.environment(env.name).tests
             if tests is not None:
@@ -385,7 +337,7 @@ class _Renderer:
                 "arguments": {"parameters": params},
             }
             if env.depends_on:
-                task["depends"] = _succeeded([names.env_task_name(dep) for dep in env.depends_on])
+                task["depends"] = succeeded([names.env_task_name(dep) for dep in env.depends_on])
             env_tasks.append(task)
         templates = [
             {"name": PIPELINE_DAG, "dag": {"tasks": tasks}},
@@ -400,37 +352,9 @@ class _Renderer:
             templates.append(self.environment_template(NodeKind.TEST, ENV_PARAM, SHARED_TEST))
         return templates
 
-    def variant(self, name: str, gated: bool, tested: bool) -> dict[str, Any]:
-        """A DAG of one environment's gate, deploy and tests, over the shared templates."""
-        env_arg = {"name": "environment", "value": ENV_PARAM}
-        tasks: list[dict[str, Any]] = []
-        if gated:
-            tasks.append({"name": "approve", "template": APPROVAL})
-        deploy: dict[str, Any] = {
-            "name": SHARED_DEPLOY,
-            "template": SHARED_DEPLOY,
-            "arguments": {"parameters": [env_arg]},
-        }
-        if gated:
-            deploy["depends"] = _succeeded(["approve"])
-        tasks.append(deploy)
-        inputs = [{"name": "environment"}]
-        if tested:
-            timeout_arg = {"name": "timeout-seconds", "value": TIMEOUT_PARAM}
-            tasks.append(
-                {
-                    "name": SHARED_TEST,
-                    "template": SHARED_TEST,
-                    "depends": _succeeded([SHARED_DEPLOY]),
-                    "arguments": {"parameters": [env_arg, timeout_arg]},
-                }
-            )
-            inputs.append({"name": "timeout-seconds"})
-        return {"name": name, "inputs": {"parameters": inputs}, "dag": {"tasks": tasks}}
-
     # -- the document --------------------------------------------------------------------
     def render(self) -> dict[str, Any]:
-        n_templates, n_tasks = self.per_environment_size()
+        n_templates, n_tasks = per_environment_size(self.graph)
         fits = n_templates <= MAX_TEMPLATES and n_tasks <= MAX_DAG_TASKS
         layout = LAYOUT_PER_ENVIRONMENT if fits else LAYOUT_COMPACT
         templates = self.per_environment() if fits else self.compact()
@@ -458,7 +382,7 @@ class _Renderer:
                         {
                             "name": Param.REPO_URL,
                             "description": "Clone URL of the application repository",
-                            "value": _literal(self.config.pipeline.repository, "repository"),
+                            "value": literal(self.config.pipeline.repository, "repository"),
                         },
                         {
                             "name": Param.REDEPLOY_BY,
