@@ -33,8 +33,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml  # type: ignore[import-untyped, unused-ignore]  # noqa: E402
-from benchlib import PACKAGES, ROOT, Noise, emit, print_table, use_sources  # noqa: E402
+import yaml  # type: ignore[import-untyped, unused-ignore]
+from benchlib import PACKAGES, ROOT, Noise, emit, print_table, use_sources
 
 use_sources()
 
