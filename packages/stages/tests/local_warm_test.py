@@ -131,7 +131,10 @@ def test_only_this_installations_console_scripts_start_warm(tmp_path: Path) -> N
 def test_the_preload_is_the_stages_modules_and_the_switch() -> None:
     assert "aphex_stages.stages.environment" in PRELOAD
     assert "aphex_monitoring.cli" in PRELOAD
-    assert PRELOAD[-1] == "aphex_stages.local.warm_botocore"
+    assert PRELOAD[-2:] == [
+        "aphex_stages.local.warm_botocore",
+        "aphex_stages.local.warm_validators",
+    ]
     assert warm_enabled({}) and warm_enabled({"APHEX_LOCAL_WARM": "1"})
     assert not warm_enabled({"APHEX_LOCAL_WARM": "0"})
     assert not warm_enabled({"APHEX_LOCAL_WARM": "false"})
@@ -152,3 +155,22 @@ def test_warm_botocore_parses_each_data_file_once(tmp_path: Path) -> None:
         assert len(warm_botocore._parsed) == files  # nothing parsed again
     finally:
         botocore.loaders.JSONFileLoader.load_file = original  # type: ignore[method-assign]
+
+
+def test_warm_validators_compiles_them_in_the_fork_server() -> None:
+    """Importing the module compiles every validator (in a fresh interpreter, as the fork
+    server does): a forked pipeline stage then finds them in the caches."""
+    import subprocess
+    import sys
+
+    code = (
+        "from aphex_generator.validation.structural import crd_validator, argo_validator;"
+        "before = crd_validator.cache_info().currsize;"
+        "import aphex_stages.local.warm_validators;"
+        "print(before, crd_validator.cache_info().currsize, argo_validator.cache_info().currsize)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    before, crd, argo = map(int, done.stdout.split())
+    assert (before, crd) == (0, 1) and argo >= 2

@@ -19,7 +19,7 @@ from typing import Any
 
 from aphex_config import AphexConfig, Command
 from aphex_stages.cdk import CDK_ENV, CdkCliNotFoundError, find_cdk_cli
-from aphex_stages.cdk.cli import cli_package_version
+from aphex_stages.cdk.cli import cli_package_version, package_version
 from aphex_stages.process import describe_command, run_command
 
 __all__ = [
@@ -234,10 +234,13 @@ def check_toolchain(
     path_env = env.get("PATH")
     problems: list[str] = []
     asks: dict[str, tuple[list[str], Mapping[str, str]]] = {}
+    known: dict[str, tuple[tuple[int, ...] | None, str]] = {}
     for tool, minimum in (("node", MIN_NODE), ("npm", MIN_NPM)):
         program = shutil.which(tool, path=path_env)
         if program is None:
             problems.append(f"{tool} is not on PATH (the CDK CLI needs {tool} >= {_show(minimum)})")
+        elif tool == "npm" and (packaged_npm := package_version(program, "npm")):
+            known[tool] = (_version(packaged_npm), packaged_npm)  # no node start-up
         else:
             asks[tool] = ([program, "--version"], env)
     cli: Path | None = None
@@ -254,6 +257,7 @@ def check_toolchain(
     with ThreadPoolExecutor(max_workers=max(1, len(asks))) as pool:
         answers = {tool: pool.submit(_tool_version, *ask) for tool, ask in asks.items()}
         versions = {tool: future.result() for tool, future in answers.items()}
+    versions.update(known)
     for tool, minimum in (("node", MIN_NODE), ("npm", MIN_NPM)):
         if tool not in versions:
             continue

@@ -16,7 +16,7 @@ from pathlib import Path
 from aphex_generator import EnvVar
 from aphex_stages.cdk.errors import CdkCliNotFoundError
 
-__all__ = ["CDK_CLI_ENV", "cli_package_version", "find_cdk_cli"]
+__all__ = ["CDK_CLI_ENV", "cli_package_version", "find_cdk_cli", "package_version"]
 
 CDK_CLI_ENV = EnvVar.CDK_CLI
 _RELATIVE = Path("node_modules") / ".bin" / "cdk"
@@ -67,18 +67,25 @@ def find_cdk_cli(
     )
 
 
-def cli_package_version(cli: str | os.PathLike[str]) -> str | None:
-    """The version in the ``aws-cdk`` package.json that ``cli`` belongs to (``None`` if the
-    executable is not inside such a package). Reading it costs no node start-up."""
-    for parent in Path(cli).resolve().parents:
+def package_version(program: str | os.PathLike[str], package: str) -> str | None:
+    """The version in the package.json of npm package `package` that `program` (an
+    executable, usually a symlink into the package) belongs to; ``None`` if it is not
+    inside such a package. Reading it costs no node start-up."""
+    for parent in Path(program).resolve().parents:
         manifest = parent / "package.json"
         if manifest.is_file():
             try:
                 data = json.loads(manifest.read_text("utf-8"))
             except (OSError, ValueError):
                 return None
-            if isinstance(data, dict) and data.get("name") == "aws-cdk":
+            if isinstance(data, dict) and data.get("name") == package:
                 version = data.get("version")
                 return version if isinstance(version, str) else None
             return None
     return None
+
+
+def cli_package_version(cli: str | os.PathLike[str]) -> str | None:
+    """The version in the ``aws-cdk`` package.json that ``cli`` belongs to (``None`` if the
+    executable is not inside such a package)."""
+    return package_version(cli, "aws-cdk")

@@ -32,11 +32,13 @@ from aphex_stages.local.commands import import_path
 
 WARM_ENV = "APHEX_LOCAL_WARM"
 
-#: What the fork server imports once: the modules behind the stages' console scripts, and
-#: botocore's data files parsed once (:mod:`aphex_stages.local.warm_botocore`).
+#: What the fork server imports once: the modules behind the stages' console scripts,
+#: botocore's data files parsed once (:mod:`aphex_stages.local.warm_botocore`) and the
+#: template validators compiled once (:mod:`aphex_stages.local.warm_validators`).
 PRELOAD = [
     *sorted({stage.module for stage in STAGES}),
     "aphex_stages.local.warm_botocore",
+    "aphex_stages.local.warm_validators",
 ]
 
 
