@@ -9,6 +9,7 @@ from generator_cases import SETTINGS, sample
 
 from aphex_generator import (
     ENVIRONMENT,
+    NOTIFY,
     PIPELINE,
     STAGES,
     TEMPLATE_ENV,
@@ -70,6 +71,8 @@ def test_the_template_uses_the_contract_and_dumps_cleanly() -> None:
         assert names[: len(TEMPLATE_ENV)] == list(TEMPLATE_ENV)
         if container["command"] == [PIPELINE.script]:  # what it needs to render itself again
             assert names[len(TEMPLATE_ENV) :] == [EnvVar.SERVICE_ACCOUNT]
+        elif container["command"] == [NOTIFY.script]:  # where the run is reported
+            assert names[len(TEMPLATE_ENV) :] == [EnvVar.SNS_TOPIC_ARN, EnvVar.GITHUB_TOKEN]
         else:
             assert names == list(TEMPLATE_ENV)
         assert Option.PIPELINE in container["args"] and Option.COMMIT in container["args"]

@@ -39,6 +39,9 @@ MONITORING_COPIES = {
     EnvVar.NAMESPACE: "packages/monitoring/src/aphex_monitoring/settings.py",
     EnvVar.WORKFLOW_NAME: "packages/monitoring/src/aphex_monitoring/settings.py",
     NOTIFY.script: "packages/monitoring/src/aphex_monitoring/cli.py",
+    EnvVar.SNS_TOPIC_ARN: "packages/monitoring/src/aphex_monitoring/settings.py",
+    EnvVar.SLACK_WEBHOOK_URL: "packages/monitoring/src/aphex_monitoring/secrets.py",
+    EnvVar.GITHUB_TOKEN: "packages/monitoring/src/aphex_monitoring/secrets.py",
 }
 
 
@@ -108,6 +111,9 @@ def test_monitoring_copies_agree() -> None:
     assert aphex_monitoring.BUCKET_ENV == EnvVar.ARTIFACT_BUCKET
     assert aphex_monitoring.NAMESPACE_ENV == EnvVar.NAMESPACE
     assert aphex_monitoring.WORKFLOW_NAME_ENV == EnvVar.WORKFLOW_NAME
+    assert aphex_monitoring.SNS_TOPIC_ENV == EnvVar.SNS_TOPIC_ARN
+    assert aphex_monitoring.SLACK_WEBHOOK_ENV == EnvVar.SLACK_WEBHOOK_URL
+    assert aphex_monitoring.GITHUB_TOKEN_ENV == EnvVar.GITHUB_TOKEN
     assert NOTIFY.script == aphex_monitoring.PROG
     assert frozenset({ENVIRONMENT.name}) == aphex_monitoring.DEPLOY_STAGES
 

@@ -454,8 +454,9 @@ def test_stage_applies_restarts_once_and_the_restart_does_not_restart(
 def test_a_self_update_of_an_unchanged_config_is_a_no_op(
     stage_env: FakeKube, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Installed with every setting a pod sees (the region included), the pipeline stage
-    re-renders the very template it runs from, so it applies nothing."""
+    """Installed with every setting a pod sees (the region and the install-time context of
+    the pipeline's own stacks included), the pipeline stage re-renders the very template it
+    runs from, so it applies nothing."""
     server = stage_env
     remote = make_remote(tmp_path, app_files("dev"))
     installed = GeneratorSettings(
@@ -465,6 +466,7 @@ def test_a_self_update_of_an_unchanged_config_is_a_no_op(
         builder_image="registry.example/aphex-builder:7",
         deployer_image="registry.example/aphex-deployer:7",
         toolchain_cache_claim="aphex-toolchains",
+        infra_context="aphex:adminRoleArn=arn:aws:iam::123456789012:role/ops",
     )
     template = render_workflow_template(
         parse_config(config_yaml(environments=[env_entry("dev")])), installed
@@ -474,6 +476,8 @@ def test_a_self_update_of_an_unchanged_config_is_a_no_op(
     (pipeline,) = (t for t in template["spec"]["templates"] if t["name"] == "pipeline-deployment")
     pod_env = {e["name"]: e["value"] for e in pipeline["container"]["env"]}
     assert pod_env[EnvVar.REGION] == "eu-west-1"
+    # The pipeline's own app is synthesized with exactly the install's context.
+    assert pod_env[EnvVar.INFRA_CONTEXT] == installed.infra_context
     for name, value in pod_env.items():
         monkeypatch.setenv(name, value.replace("{{workflow.name}}", f"demo-{remote.sha}"))
     writes = len(server.writes(WT))

@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--builder-image", help="image of validation and build")
     common.add_argument("--deployer-image", help="image of deployment, tests, exit handler")
     common.add_argument("--region", help="AWS_REGION for the pods")
+    common.add_argument(
+        "--infra-context",
+        metavar="aphex:KEY=VALUE,...",
+        help="the context the pipeline's own stacks were installed with (the pipeline stage"
+        " synthesizes them with exactly this)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     render = sub.add_parser("render", parents=[common], help="render the WorkflowTemplate")
     render.add_argument("config")
@@ -76,6 +82,7 @@ def _settings(args: argparse.Namespace) -> GeneratorSettings:
         ("builder_image", "builder_image"),
         ("deployer_image", "deployer_image"),
         ("region", "aws_region"),
+        ("infra_context", "infra_context"),
     ):
         if getattr(args, flag, None):
             changes[name] = getattr(args, flag)

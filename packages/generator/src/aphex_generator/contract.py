@@ -210,6 +210,11 @@ class EnvVar(_Names):
     GIT_TOKEN_FILE = "APHEX_GIT_TOKEN_FILE"
     GIT_USERNAME = "APHEX_GIT_USERNAME"
     GIT_SSH_KEY_FILE = "APHEX_GIT_SSH_KEY_FILE"
+    # The exit handler's notifications (aphex-monitor reads them; the secrets come from
+    # Secrets by secretKeyRef, never from the config).
+    SNS_TOPIC_ARN = "APHEX_SNS_TOPIC_ARN"
+    SLACK_WEBHOOK_URL = "APHEX_SLACK_WEBHOOK_URL"
+    GITHUB_TOKEN = "APHEX_GITHUB_TOKEN"
 
 
 #: The variables every container of the template gets from the generator's settings.
@@ -255,6 +260,8 @@ class Annotation(_Names):
 
 #: The configuration file at the root of an application repository.
 CONFIG_FILE = "aphex-config.yaml"
+#: The key of the Slack webhook URL in the Secret `notifications.slack_webhook_secret` names.
+SLACK_WEBHOOK_KEY = "url"
 ARGO_GROUP = "argoproj.io"  # the API group of Argo's resources
 #: CDK context key naming the aphex-config.yaml the pipeline's own app reads.
 INFRA_CONFIG_FILE_CONTEXT = "aphex:configFile"

@@ -88,6 +88,10 @@ class GeneratorSettings:
     #: A PersistentVolumeClaim the deploy and test pods share as their toolchain cache
     #: (config `toolchain`); None: each pod installs into its own emptyDir.
     toolchain_cache_claim: str | None = None
+    #: The context the pipeline's own CDK app was installed with (``aphex:KEY=VALUE``
+    #: pairs, comma-separated: admin role, certificate, public endpoint, ...). The pipeline
+    #: stage synthesizes its app with exactly these, so a redeploy never reverts them.
+    infra_context: str | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: Retry = field(default_factory=Retry)
     builder_resources: Resources = field(default_factory=lambda: Resources("500m", "1Gi", "4Gi"))
@@ -98,6 +102,10 @@ class GeneratorSettings:
     webhook_endpoint: str = "/push"
     webhook_url: str = ""
     github_api_token: SecretRef | None = None
+    #: The token the exit handler reports commit statuses with (notifications.github_status).
+    github_status_token: SecretRef = field(
+        default_factory=lambda: SecretRef("aphex-github-token", "token")
+    )
     event_bus_name: str = "default"
     jetstream_version: str = "2.10.10"
     sensor_service_account: str = "aphex-sensor"

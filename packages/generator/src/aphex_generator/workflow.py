@@ -14,6 +14,7 @@ from aphex_generator.contract import (
     ENVIRONMENT,
     NOTIFY,
     PIPELINE,
+    SLACK_WEBHOOK_KEY,
     TEMPLATE_ENV,
     TEST,
     TOOLCHAIN_MOUNT,
@@ -83,6 +84,13 @@ ENVIRONMENTS_DAG = "environments"
 MANAGED_BY = "aphex-generator"
 
 
+def _from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
+    """An optional secretKeyRef: without the Secret the pod still starts (monitoring then
+    skips that channel with a warning; a notification never fails a run)."""
+    ref = {"name": secret, "key": key, "optional": True}
+    return {"name": name, "valueFrom": {"secretKeyRef": ref}}
+
+
 def resolve_images(config: AphexConfig, settings: GeneratorSettings) -> tuple[str, str]:
     """(builder, deployer) images: settings, else the config's, else the published default."""
     images = config.pipeline.images
@@ -146,12 +154,14 @@ class _Renderer:
 
     def rerender_env(self) -> list[dict[str, str]]:
         """The settings the pipeline stage needs to render this very template again (those
-        not already in every pod): the service account and any image set by the settings."""
+        not already in every pod): the service account, any image set by the settings, and
+        the install-time context of the pipeline's own app."""
         values: dict[str, str | None] = {
             EnvVar.SERVICE_ACCOUNT: self.settings.service_account,
             EnvVar.BUILDER_IMAGE: self.settings.builder_image,
             EnvVar.DEPLOYER_IMAGE: self.settings.deployer_image,
             EnvVar.TOOLCHAIN_CLAIM: self.settings.toolchain_cache_claim,
+            EnvVar.INFRA_CONTEXT: self.settings.infra_context,
         }
         return [{"name": name, "value": value} for name, value in values.items() if value]
 
@@ -238,7 +248,29 @@ class _Renderer:
             WORKFLOW_FAILURES,
         ]
         node = self.graph.exit_handler
-        return self.container_template(node.name, NOTIFY, args, self.settings.timeouts.exit_handler)
+        template = self.container_template(
+            node.name, NOTIFY, args, self.settings.timeouts.exit_handler
+        )
+        template["container"]["env"] += self.notification_env()
+        return template
+
+    def notification_env(self) -> list[dict[str, Any]]:
+        """Where the exit handler reports: the config's SNS topic as a value, the Slack
+        webhook and the GitHub token from their Secrets (never a value in the template)."""
+        notifications = self.config.pipeline.notifications
+        if notifications is None:
+            return []
+        env: list[dict[str, Any]] = []
+        if notifications.sns_topic_arn:
+            arn = literal(notifications.sns_topic_arn, "sns_topic_arn")
+            env.append({"name": EnvVar.SNS_TOPIC_ARN, "value": arn})
+        if notifications.slack_webhook_secret:
+            secret = literal(notifications.slack_webhook_secret, "slack_webhook_secret")
+            env.append(_from_secret(EnvVar.SLACK_WEBHOOK_URL, secret, SLACK_WEBHOOK_KEY))
+        if notifications.github_status:
+            token = self.settings.github_status_token
+            env.append(_from_secret(EnvVar.GITHUB_TOKEN, token.name, token.key))
+        return env
 
     def environment_template(self, kind: NodeKind, env_name: str, name: str) -> dict[str, Any]:
         """The deploy or test template of one environment (``env_name`` literal), or the

@@ -12,7 +12,14 @@ from aphex_monitoring.records import (
     RunRecord,
     StageRecord,
 )
-from aphex_monitoring.secrets import RedactingFilter, install_redaction, redact, register_secret
+from aphex_monitoring.secrets import (
+    GITHUB_TOKEN_ENV,
+    SLACK_WEBHOOK_ENV,
+    RedactingFilter,
+    install_redaction,
+    redact,
+    register_secret,
+)
 from aphex_monitoring.service import (
     Clients,
     NotifyResult,
@@ -21,15 +28,24 @@ from aphex_monitoring.service import (
     record_run_start,
     record_stage,
 )
-from aphex_monitoring.settings import BUCKET_ENV, NAMESPACE_ENV, WORKFLOW_NAME_ENV, MonitorSettings
+from aphex_monitoring.settings import (
+    BUCKET_ENV,
+    NAMESPACE_ENV,
+    SNS_TOPIC_ENV,
+    WORKFLOW_NAME_ENV,
+    MonitorSettings,
+)
 from aphex_monitoring.store import RunStore
 from aphex_monitoring.version import __version__
 
 __all__ = [
     "BUCKET_ENV",
     "DEPLOY_STAGES",
+    "GITHUB_TOKEN_ENV",
     "NAMESPACE_ENV",
     "PROG",
+    "SLACK_WEBHOOK_ENV",
+    "SNS_TOPIC_ENV",
     "WORKFLOW_NAME_ENV",
     "Clients",
     "DeployedPointer",

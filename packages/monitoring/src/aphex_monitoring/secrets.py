@@ -49,11 +49,10 @@ _PATTERNS: tuple[re.Pattern[str], ...] = (
     ),
 )
 _AWS_SECRET_VARS = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
-_SECRET_VARS = (
-    "APHEX_SLACK_WEBHOOK_URL",
-    "APHEX_GITHUB_TOKEN",
-    *_AWS_SECRET_VARS,
-)
+#: The exit handler's secrets, from Secrets by secretKeyRef (the stage contract's names).
+SLACK_WEBHOOK_ENV = "APHEX_SLACK_WEBHOOK_URL"
+GITHUB_TOKEN_ENV = "APHEX_GITHUB_TOKEN"
+_SECRET_VARS = (SLACK_WEBHOOK_ENV, GITHUB_TOKEN_ENV, *_AWS_SECRET_VARS)
 
 
 def register_secret(value: str | None) -> None:

@@ -31,7 +31,7 @@ from aphex_monitoring.records import (
     utcnow,
 )
 from aphex_monitoring.secrets import redact
-from aphex_monitoring.settings import MonitorSettings
+from aphex_monitoring.settings import SNS_TOPIC_ENV, MonitorSettings
 from aphex_monitoring.store import RunStore
 
 __all__ = ["Clients", "NotifyResult", "RunFacts", "notify_run", "record_run_start", "record_stage"]
@@ -252,7 +252,7 @@ def notify_run(
         if topic:
             guard.run("sns", lambda: publish_run(clients.get("sns"), topic, record, link), aws=True)
         else:
-            guard.skip("sns", "no APHEX_SNS_TOPIC_ARN")
+            guard.skip("sns", f"no {SNS_TOPIC_ENV}")
 
     def send_http(record: RunRecord, link: str | None) -> None:
         webhook = slack_webhook_url(settings.environ)

@@ -9,7 +9,14 @@ from dataclasses import dataclass, field
 
 from aphex_monitoring.http import RetryPolicy
 
-__all__ = ["BUCKET_ENV", "NAMESPACE_ENV", "WORKFLOW_NAME_ENV", "AwsSettings", "MonitorSettings"]
+__all__ = [
+    "BUCKET_ENV",
+    "NAMESPACE_ENV",
+    "SNS_TOPIC_ENV",
+    "WORKFLOW_NAME_ENV",
+    "AwsSettings",
+    "MonitorSettings",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -19,6 +26,8 @@ DEFAULT_GITHUB_API_URL = "https://api.github.com"
 BUCKET_ENV = "APHEX_ARTIFACT_BUCKET"
 NAMESPACE_ENV = "APHEX_NAMESPACE"
 WORKFLOW_NAME_ENV = "APHEX_WORKFLOW_NAME"
+#: Set in the exit handler's pod when the config names an SNS topic.
+SNS_TOPIC_ENV = "APHEX_SNS_TOPIC_ARN"
 
 
 def _number(env: Mapping[str, str], name: str, default: float, minimum: float) -> float:
@@ -74,7 +83,7 @@ class MonitorSettings:
         region = (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "").strip() or None
         return cls(
             bucket=(env.get(BUCKET_ENV) or "").strip() or None,
-            sns_topic_arn=(env.get("APHEX_SNS_TOPIC_ARN") or "").strip() or None,
+            sns_topic_arn=(env.get(SNS_TOPIC_ENV) or "").strip() or None,
             github_api_url=(env.get("APHEX_GITHUB_API_URL") or "").strip()
             or DEFAULT_GITHUB_API_URL,
             argo_url=(env.get("APHEX_ARGO_URL") or "").strip() or None,

@@ -16,8 +16,8 @@ from aphex_generator import EnvVar, GeneratorSettings
 
 def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> GeneratorSettings:
     """Settings from the pod's environment (`EnvVar`: the artifact bucket, namespace,
-    service account, images, toolchain cache claim and `AWS_REGION`); unset ones keep their
-    defaults."""
+    service account, images, toolchain cache claim, install-time infra context and
+    `AWS_REGION`); unset ones keep their defaults."""
     env = os.environ if environ is None else environ
     defaults = GeneratorSettings()
     return GeneratorSettings(
@@ -28,4 +28,5 @@ def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> Gen
         deployer_image=env.get(EnvVar.DEPLOYER_IMAGE) or None,
         aws_region=env.get(EnvVar.REGION) or None,
         toolchain_cache_claim=env.get(EnvVar.TOOLCHAIN_CLAIM) or None,
+        infra_context=env.get(EnvVar.INFRA_CONTEXT) or None,
     )

@@ -16,7 +16,7 @@ import requests
 from aphex_monitoring.http import RetryPolicy, send_json
 from aphex_monitoring.records import RunRecord
 from aphex_monitoring.render import format_duration
-from aphex_monitoring.secrets import read_secret
+from aphex_monitoring.secrets import GITHUB_TOKEN_ENV, read_secret
 from aphex_monitoring.version import __version__
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "status_description",
 ]
 
-TOKEN_ENV = "APHEX_GITHUB_TOKEN"
+TOKEN_ENV = GITHUB_TOKEN_ENV
 TOKEN_FILE_ENV = "APHEX_GITHUB_TOKEN_FILE"
 DEFAULT_API_URL = "https://api.github.com"
 MAX_DESCRIPTION = 140

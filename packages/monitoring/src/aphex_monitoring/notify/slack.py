@@ -14,11 +14,11 @@ import requests
 from aphex_monitoring.http import RetryPolicy, send_json
 from aphex_monitoring.records import RunRecord
 from aphex_monitoring.render import format_duration, short_sha
-from aphex_monitoring.secrets import read_secret
+from aphex_monitoring.secrets import SLACK_WEBHOOK_ENV, read_secret
 
 __all__ = ["build_slack_message", "send_slack", "slack_webhook_url"]
 
-WEBHOOK_ENV = "APHEX_SLACK_WEBHOOK_URL"
+WEBHOOK_ENV = SLACK_WEBHOOK_ENV
 WEBHOOK_FILE_ENV = "APHEX_SLACK_WEBHOOK_FILE"
 
 _ICONS = {

@@ -39,6 +39,7 @@ from aphex_stages.local.runtime import (
     TaskProcess,
     VolumeMount,
 )
+from aphex_stages.local.secrets import SecretReader, SecretUnavailable
 from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.local.when import WhenError, evaluate_when
 from aphex_stages.local.workflow import Task, WorkflowPlan
@@ -96,6 +97,10 @@ class RunResult:
         return sorted(bad, key=lambda t: t.finished or 0.0)
 
 
+def _no_secrets(name: str, _key: str) -> str:
+    raise SecretUnavailable(f"secret {name}: this run has no Kubernetes API to read it from")
+
+
 def _lock_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
 
@@ -150,6 +155,7 @@ class LocalWorkflow:
         launcher: WarmLauncher | None = None,
         runtime: Runtime | None = None,
         identity: Identity = lambda _template: {},
+        secrets: SecretReader | None = None,
     ) -> None:
         self.plan = plan
         self.workflow_name = workflow_name
@@ -163,6 +169,7 @@ class LocalWorkflow:
             host_env, search_path(extra_path), launcher=launcher
         )
         self.identity = identity
+        self.secrets: SecretReader = secrets or _no_secrets
         self.scope = {f"workflow.parameters.{k}": v for k, v in plan.parameters.items()}
         self.scope.update({f"workflow.parameters.{k}": v for k, v in parameters.items()})
         self.scope.update(
@@ -206,6 +213,21 @@ class LocalWorkflow:
         with contextlib.suppress(OSError):
             write_json_atomically(self.run_dir / f"{state.name}.json", record, sort_keys=True)
 
+    def _env(self, container: Mapping[str, Any]) -> dict[str, str]:
+        """The container's environment: values, and Secrets read by secretKeyRef."""
+        env = {}
+        for entry in container.get("env") or []:
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                try:
+                    env[str(entry["name"])] = self.secrets(str(ref["name"]), str(ref["key"]))
+                except SecretUnavailable:
+                    if not ref.get("optional"):
+                        raise  # an optional one is left unset, as the kubelet does
+            else:
+                env[str(entry["name"])] = str(entry.get("value", ""))
+        return env
+
     def _run_container(
         self, state: TaskState, template: Mapping[str, Any], scope: Mapping[str, str]
     ) -> None:
@@ -215,7 +237,7 @@ class LocalWorkflow:
             image=str(container.get("image", "")),
             command=tuple(container.get("command") or ()),
             args=tuple(container.get("args") or ()),
-            env={str(e["name"]): str(e.get("value", "")) for e in container.get("env") or []},
+            env=self._env(container),
             working_dir=container.get("workingDir"),
             volumes=tuple(self._mounts(container)),
         )
@@ -319,7 +341,13 @@ class LocalWorkflow:
                     self._finish(
                         state, "Errored", "only container and suspend templates run locally"
                     )
-        except (CommandNotFound, UnresolvedReference, RuntimeError_, OSError) as error:
+        except (
+            CommandNotFound,
+            UnresolvedReference,
+            RuntimeError_,
+            SecretUnavailable,
+            OSError,
+        ) as error:
             self._finish(state, "Errored", str(error))
         except WhenError as error:
             self._finish(state, "Errored", f"when: {error}")

@@ -40,6 +40,12 @@ class LocalPaths:
         return self.root / "locks"
 
     @property
+    def secrets(self) -> Path:
+        """``<name>/<key>`` files: the Secrets a local run installs (pods read them by
+        secretKeyRef, as on a cluster)."""
+        return self.root / "secrets"
+
+    @property
     def records(self) -> Path:
         """Monitoring's records, kept between runs (the embedded AWS is new every run)."""
         return self.root / "records"

@@ -65,6 +65,7 @@ from aphex_stages.local.runtime import (
     RuntimeError_,
     find_engine,
 )
+from aphex_stages.local.secrets import SecretReader, install_local_secrets, secret_reader
 from aphex_stages.local.summary import render_summary
 from aphex_stages.local.warm import WarmLauncher, warm_enabled
 from aphex_stages.local.workflow import WorkflowPlan
@@ -72,6 +73,8 @@ from aphex_stages.termination import terminate_as_interrupt
 
 __all__ = ["LocalRunError", "LocalRunOptions", "default_image", "run_local"]
 
+#: The install-time context of the pipeline's own stacks here: only the part moto can hold.
+LOCAL_INFRA_CONTEXT = "aphex:stacks=artifacts"
 #: The claim of the deploy and test pods' toolchain cache in local runs.
 TOOLCHAIN_CLAIM = "aphex-toolchains"
 
@@ -127,6 +130,7 @@ class LocalRun:
         self.progress = Progress(self.out)
         warm = warm_enabled() and not options.images
         self.launcher = WarmLauncher() if warm else None
+        self.secrets: SecretReader | None = None  # set once the local cluster is up
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -140,6 +144,9 @@ class LocalRun:
             EnvVar.NAMESPACE: self.namespace,
             EnvVar.REGION: aws.region,
             EnvVar.TOOLCHAIN_CLAIM: TOOLCHAIN_CLAIM,
+            # The install-time context of the pipeline's own stacks: only the part moto
+            # can hold is deployed.
+            EnvVar.INFRA_CONTEXT: LOCAL_INFRA_CONTEXT,
         }
         if self.options.images:
             env[EnvVar.BUILDER_IMAGE] = self.options.builder_image or default_image(
@@ -151,9 +158,10 @@ class LocalRun:
         return env
 
     def _installation_env(self) -> dict[str, str]:
-        """What an installation gives the pipeline's pods besides the template: only the
-        part of its own stacks that moto can hold is deployed."""
-        env = {EnvVar.INFRA_CONTEXT: "aphex:stacks=artifacts"}
+        """What an installation gives the pipeline's pods besides the template: on the host,
+        where its own app and tools are. (The infra context again, for a template installed
+        here by an earlier version, which did not carry it; the template's value wins.)"""
+        env = {EnvVar.INFRA_CONTEXT: LOCAL_INFRA_CONTEXT}
         if not self.options.images:  # a host process has no image: name the host's tools
             for name in (EnvVar.INFRA_APP, EnvVar.INFRA_BIN):
                 if os.environ.get(name):
@@ -205,8 +213,14 @@ class LocalRun:
             live = admin.get_template(self.pipeline)
             accounts = ServiceAccounts.of(live.doc if live else {}).names
             install_service_accounts(admin, self.namespace, accounts, self.pipeline)
+            secrets = install_local_secrets(
+                admin, self.namespace, self.paths.secrets, self.pipeline
+            )
         except LocalInstallError as error:
             raise LocalRunError(str(error)) from None
+        if secrets:
+            self.say(f"  secrets from {self.paths.secrets}: {', '.join(secrets)}")
+        self.secrets = secret_reader(admin, self.namespace, self.paths.secrets)
         if installed is not None:
             self.say(f"  installed WorkflowTemplate {self.pipeline} in the local cluster")
         self.say(
@@ -238,6 +252,7 @@ class LocalRun:
                 reporter=self.progress.update,
                 runtime=runtime,
                 identity=identity,
+                secrets=self.secrets,
             )
 
         return make

@@ -1,0 +1,116 @@
+"""A local run's Secrets: files under .aphex/local/secrets become Secrets of the local API
+server (over HTTP, through the official client), and a task's secretKeyRef reads them
+when it starts, as a pod's does; a missing one stops the task with the file to write."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes.client import CoreV1Api
+
+from aphex_stages.cluster.kube import KubeCluster
+from aphex_stages.local.executor import LocalWorkflow
+from aphex_stages.local.secrets import install_local_secrets, secret_reader
+from aphex_stages.local.workflow import plan_from_template
+from aphex_testing.fake_kube import fake_kube_server
+
+NS = "argo"
+
+
+@pytest.fixture()
+def admin() -> Iterator[KubeCluster]:
+    with fake_kube_server() as server:
+        cluster = KubeCluster.with_token(server.url, server.admin_token, NS)
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}
+        CoreV1Api(cluster.api_client).create_namespace(body)
+        yield cluster
+
+
+def _template(env: list[dict[str, Any]]) -> dict[str, Any]:
+    code = "import os; open(os.environ['OUT'], 'w').write(os.environ['HOOK'])"
+    task = {
+        "name": "notify",
+        "container": {"image": "x", "command": [sys.executable], "args": ["-c", code], "env": env},
+    }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "entrypoint": "main",
+            "templates": [{"name": "main", "dag": {"tasks": [{"name": "notify", "template": "notify"}]}}, task],
+        },
+    }  # fmt: skip
+
+
+def _run(admin: KubeCluster, folder: Path, out: Path, env: list[dict[str, Any]]) -> Any:
+    return LocalWorkflow(
+        plan_from_template(_template(env)),
+        workflow_name="demo-1",
+        parameters={},
+        run_dir=out.parent / "run",
+        lock_dir=out.parent / "locks",
+        base_env={"OUT": str(out)},
+        secrets=secret_reader(admin, NS, folder),
+    ).run()
+
+
+def test_a_secret_key_ref_reads_the_installed_secret(admin: KubeCluster, tmp_path: Path) -> None:
+    folder = tmp_path / ".aphex" / "local" / "secrets"
+    (folder / "slack").mkdir(parents=True)
+    (folder / "slack" / "url").write_text("http://127.0.0.1:9/hook\n")
+    assert install_local_secrets(admin, NS, folder, "demo") == ["slack"]
+    assert install_local_secrets(admin, NS, folder, "demo") == ["slack"]  # replaced, not 409
+    ref = {"secretKeyRef": {"name": "slack", "key": "url"}}
+    out = tmp_path / "out.txt"
+    result = _run(admin, folder, out, [{"name": "HOOK", "valueFrom": ref}])
+    assert result.phase == "Succeeded"
+    assert out.read_text() == "http://127.0.0.1:9/hook"
+    # The value is in no record or log of the run.
+    for path in (tmp_path / "run").rglob("*"):
+        if path.is_file():
+            assert "127.0.0.1:9/hook" not in path.read_text(errors="replace"), path
+
+
+@pytest.mark.parametrize(("name", "key"), [("absent", "url"), ("slack", "token")])
+def test_a_missing_secret_or_key_stops_the_task_naming_the_file(
+    admin: KubeCluster, tmp_path: Path, name: str, key: str
+) -> None:
+    folder = tmp_path / "secrets"
+    (folder / "slack").mkdir(parents=True)
+    (folder / "slack" / "url").write_text("x")
+    install_local_secrets(admin, NS, folder, "demo")
+    ref = {"secretKeyRef": {"name": name, "key": key}}
+    out = tmp_path / "out.txt"
+    result = _run(admin, folder, out, [{"name": "HOOK", "valueFrom": ref}])
+    assert result.phase != "Succeeded" and not out.exists()
+    (task,) = result.failed_tasks()
+    assert task.phase == "Errored"
+    assert f"put the value in {folder / name / key}" in str(task.cause)
+
+
+def test_an_optional_secret_that_is_missing_leaves_the_variable_unset(
+    admin: KubeCluster, tmp_path: Path
+) -> None:
+    """As the kubelet does: a notification's Secret is optional, so its absence never stops
+    the exit handler (monitoring then skips that channel)."""
+    code = "import os; open(os.environ['OUT'], 'w').write(repr(os.environ.get('HOOK')))"
+    ref = {"secretKeyRef": {"name": "absent", "key": "url", "optional": True}}
+    doc = _template([{"name": "HOOK", "valueFrom": ref}])
+    doc["spec"]["templates"][1]["container"]["args"] = ["-c", code]
+    out = tmp_path / "out.txt"
+    result = LocalWorkflow(
+        plan_from_template(doc),
+        workflow_name="demo-1",
+        parameters={},
+        run_dir=tmp_path / "run",
+        lock_dir=tmp_path / "locks",
+        base_env={"OUT": str(out)},
+        secrets=secret_reader(admin, NS, tmp_path / "secrets"),
+    ).run()
+    assert result.phase == "Succeeded"
+    assert out.read_text() == "None"
