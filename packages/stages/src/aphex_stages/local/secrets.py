@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
@@ -67,7 +68,7 @@ def install_local_secrets(
             for key in sorted(secret_dir.iterdir())
             if key.is_file()
         }
-        body = {
+        body: Any = {  # the client sends a dict as it is (its stubs want a V1Secret)
             "apiVersion": "v1",
             "kind": "Secret",
             "metadata": {"name": secret_dir.name, "labels": {Label.PIPELINE: pipeline}},
