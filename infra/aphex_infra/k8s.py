@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aphex_generator import Label
+from aphex_generator import Label, sensor_rules, workflow_rules
 
 __all__ = [
     "IRSA_ANNOTATION",
@@ -28,50 +28,6 @@ WEBHOOK_PORT = 12000  # aphex_generator.settings.GeneratorSettings.webhook_port
 WEBHOOK_SERVICE = "aphex-webhook"
 SENSOR_SERVICE_ACCOUNT = "aphex-sensor"  # GeneratorSettings.sensor_service_account
 JETSTREAM_VERSION = "2.10.10"  # GeneratorSettings.jetstream_version
-
-ARGO_GROUP = "argoproj.io"
-
-
-def workflow_rules(pipeline: str) -> list[dict[str, Any]]:
-    """What the workflow pods do through the Kubernetes API: the pipeline-deployment stage
-    reads and replaces its own WorkflowTemplate (only that one; the install creates it) and
-    may restart the run on it; stages read pod logs; the Argo executor of every pod reports
-    its outputs through workflowtaskresults. (A copy of ``aphex_generator.workflow_rules``:
-    this app does not import the packages; a test keeps the two equal.)"""
-    return [
-        {
-            "apiGroups": [ARGO_GROUP],
-            "resources": ["workflowtemplates"],
-            "resourceNames": [pipeline],
-            "verbs": ["get", "update"],
-        },
-        {"apiGroups": [ARGO_GROUP], "resources": ["workflows"], "verbs": ["create", "get"]},
-        {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-        {
-            "apiGroups": [ARGO_GROUP],
-            "resources": ["workflowtaskresults"],
-            "verbs": ["create", "patch"],
-        },
-    ]
-
-
-def sensor_rules(pipeline: str) -> list[dict[str, Any]]:
-    """What the Sensor does: submit one Workflow per push from the pipeline's template
-    (Argo reads the template as the submitter, so ``get`` on it) and watch Workflows.
-    (A copy of ``aphex_generator.sensor_rules``; a test keeps the two equal.)"""
-    return [
-        {
-            "apiGroups": [ARGO_GROUP],
-            "resources": ["workflowtemplates"],
-            "resourceNames": [pipeline],
-            "verbs": ["get"],
-        },
-        {
-            "apiGroups": [ARGO_GROUP],
-            "resources": ["workflows"],
-            "verbs": ["create", "get", "list", "watch"],
-        },
-    ]
 
 
 def event_source_name(pipeline: str) -> str:

@@ -142,8 +142,8 @@ def test_an_unreadable_config_file_is_a_context_error(tmp_path: Path) -> None:
 
 
 def test_rbac_rules_are_the_generators() -> None:
-    """The app keeps its own copy of the RBAC rules (it imports no aphex package at synth);
-    they must be the ones local runs install and the fake API server enforces."""
+    """The app's RBAC rules are the stage contract's: the ones local runs install and the
+    fake API server enforces."""
     from aphex_generator import sensor_rules, workflow_rules
     from aphex_infra import k8s
 
