@@ -8,6 +8,7 @@ import pytest
 from generator_cases import SETTINGS, sample
 
 from aphex_generator import (
+    BUILD,
     ENVIRONMENT,
     NOTIFY,
     PIPELINE,
@@ -15,27 +16,38 @@ from aphex_generator import (
     TEMPLATE_ENV,
     TOOLCHAIN_MOUNT,
     TOOLCHAIN_VOLUME,
+    UPLOAD,
     EnvVar,
+    Identity,
     ImageKind,
     Label,
     Option,
     Param,
     console_scripts,
     dump_yaml,
+    identity_role_name,
+    identity_rules,
+    identity_service_account,
     render_workflow_template,
     session_name,
     stage_by_name,
     stages_of_image,
     validate,
+    workflow_rules,
 )
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 def test_every_stage_has_a_unique_name_script_and_task() -> None:
-    for attribute in ("name", "script", "task", "entry_point"):
+    for attribute in ("name", "script", "entry_point"):
         values = [getattr(stage, attribute) for stage in STAGES]
         assert len(set(values)) == len(values), attribute
+    # One task per stage, except the build pod's two containers (commands, then upload).
+    tasks = [stage.task for stage in STAGES if stage is not UPLOAD]
+    assert len(set(tasks)) == len(tasks)
+    assert UPLOAD.task == BUILD.task
+    assert BUILD.identity is None and UPLOAD.identity is Identity.BUILD
     assert {stage.image for stage in STAGES} == set(ImageKind)
     assert stage_by_name("environment").takes_environment
     with pytest.raises(KeyError):
@@ -118,3 +130,29 @@ def test_a_toolchain_gives_the_deploy_and_test_pods_a_cache_volume() -> None:
         assert validate(doc) == []
     plain = render_workflow_template(config_from(minimal_config()), SETTINGS)
     assert "volumes" not in plain["spec"]
+
+
+def test_each_kind_of_work_has_its_own_service_account_and_role() -> None:
+    base = "aphex-pipeline"
+    accounts = {
+        identity_service_account(base, Identity.BUILD),
+        identity_service_account(base, Identity.PIPELINE),
+        identity_service_account(base, Identity.NOTIFY),
+        identity_service_account(base, Identity.DEPLOY, "dev"),
+        identity_service_account(base, Identity.DEPLOY, "prod"),
+    }
+    assert len(accounts) == 5
+    assert identity_service_account(base, Identity.PIPELINE) == base
+    assert identity_role_name("orders", Identity.DEPLOY, "prod") == "aphex-orders-deploy-prod"
+    long = identity_role_name("p" * 60, Identity.DEPLOY, "e" * 60)
+    assert len(long) <= 64 and long != identity_role_name("p" * 60, Identity.DEPLOY, "e" * 59)
+    with pytest.raises(ValueError):
+        identity_service_account(base, Identity.DEPLOY)
+    with pytest.raises(ValueError):
+        identity_role_name("orders", Identity.BUILD, "prod")
+
+
+def test_only_the_pipeline_identity_may_touch_its_template() -> None:
+    rules = identity_rules("orders", Identity.BUILD)
+    assert [r["resources"] for r in rules] == [["workflowtaskresults"]]
+    assert identity_rules("orders", Identity.PIPELINE) == workflow_rules("orders")

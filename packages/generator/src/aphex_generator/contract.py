@@ -11,6 +11,7 @@ without the rest of the generator.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +21,8 @@ __all__ = [
     "BUILD",
     "CONFIG_FILE",
     "ENVIRONMENT",
+    "EXTERNAL_ID_KEY",
+    "EXTERNAL_ID_SECRET",
     "INFRA_CONFIG_FILE_CONTEXT",
     "NOTIFY",
     "OUTPUTS_DIR",
@@ -38,7 +41,19 @@ __all__ = [
     "Output",
     "Param",
     "StageSpec",
+    "BUILD_CONTAINER",
+    "BUILD_OUTPUT_MOUNT",
+    "BUILD_OUTPUT_VOLUME",
+    "UPLOAD",
+    "IRSA_ROLE_ANNOTATION",
+    "IRSA_SKIP_ANNOTATION",
+    "UPLOAD_CONTAINER",
+    "Identity",
     "console_scripts",
+    "dns_name",
+    "identity_role_name",
+    "identity_rules",
+    "identity_service_account",
     "external_id",
     "session_name",
     "stage_by_name",
@@ -62,6 +77,21 @@ class ImageKind(StrEnum):
     DEPLOYER = "deployer"
 
 
+class Identity(StrEnum):
+    """The kinds of work that each run as their own service account and IAM role.
+
+    ``BUILD``: validation and the build's upload container (the build commands run in a
+    container of the same pod that gets no AWS identity); ``PIPELINE``: the pipeline's own
+    redeploy; ``DEPLOY``: one per environment, its deployment and its tests; ``NOTIFY``:
+    the exit handler.
+    """
+
+    BUILD = "build"
+    PIPELINE = "pipeline"
+    DEPLOY = "deploy"
+    NOTIFY = "notify"
+
+
 @dataclass(frozen=True)
 class StageSpec:
     """One stage: how the template names it and runs it, and which image it runs in.
@@ -71,6 +101,8 @@ class StageSpec:
     ``<task>-<environment>``); ``script`` the console script the container runs;
     ``entry_point`` the ``module:function`` behind it. ``moves_head``: the stage advances
     a head (the pipeline's, an environment's) and so takes the redeploy options.
+    ``identity``: whose service account and IAM role its pod runs as (None: the container
+    gets no AWS identity, as the build commands' container).
     """
 
     name: str
@@ -78,6 +110,7 @@ class StageSpec:
     script: str
     entry_point: str
     image: ImageKind
+    identity: Identity | None
     takes_environment: bool = False
     moves_head: bool = False
 
@@ -93,9 +126,20 @@ VALIDATION = StageSpec(
     "aphex-stage-validation",
     "aphex_stages.stages.validation:main",
     ImageKind.BUILDER,
+    Identity.BUILD,
 )
+#: The build commands: checkout, commands and packaging, in a container with no AWS identity.
 BUILD = StageSpec(
-    "build", "build", "aphex-stage-build", "aphex_stages.stages.build:main", ImageKind.BUILDER
+    "build", "build", "aphex-stage-build", "aphex_stages.stages.build:main", ImageKind.BUILDER, None
+)
+#: The build pod's second container: uploads what BUILD packaged, as the build identity.
+UPLOAD = StageSpec(
+    "upload",
+    "build",
+    "aphex-stage-upload",
+    "aphex_stages.stages.upload:main",
+    ImageKind.BUILDER,
+    Identity.BUILD,
 )
 PIPELINE = StageSpec(
     "pipeline",
@@ -103,6 +147,7 @@ PIPELINE = StageSpec(
     "aphex-stage-pipeline",
     "aphex_stages.stages.pipeline:main",
     ImageKind.DEPLOYER,
+    Identity.PIPELINE,
     moves_head=True,
 )
 ENVIRONMENT = StageSpec(
@@ -111,6 +156,7 @@ ENVIRONMENT = StageSpec(
     "aphex-stage-environment",
     "aphex_stages.stages.environment:main",
     ImageKind.DEPLOYER,
+    Identity.DEPLOY,
     takes_environment=True,
     moves_head=True,
 )
@@ -120,14 +166,20 @@ TEST = StageSpec(
     "aphex-stage-test",
     "aphex_stages.stages.post_deploy:main",
     ImageKind.DEPLOYER,
+    Identity.DEPLOY,
     takes_environment=True,
 )
 NOTIFY = StageSpec(
-    "notify", "exit-handler", "aphex-monitor", "aphex_monitoring.cli:main", ImageKind.DEPLOYER
+    "notify",
+    "exit-handler",
+    "aphex-monitor",
+    "aphex_monitoring.cli:main",
+    ImageKind.DEPLOYER,
+    Identity.NOTIFY,
 )
 
 #: Every stage, in pipeline order (the exit handler last).
-STAGES: tuple[StageSpec, ...] = (VALIDATION, BUILD, PIPELINE, ENVIRONMENT, TEST, NOTIFY)
+STAGES: tuple[StageSpec, ...] = (VALIDATION, BUILD, UPLOAD, PIPELINE, ENVIRONMENT, TEST, NOTIFY)
 
 
 def stage_by_name(name: str) -> StageSpec:
@@ -210,6 +262,9 @@ class EnvVar(_Names):
     GIT_TOKEN_FILE = "APHEX_GIT_TOKEN_FILE"
     GIT_USERNAME = "APHEX_GIT_USERNAME"
     GIT_SSH_KEY_FILE = "APHEX_GIT_SSH_KEY_FILE"
+    # The deploy and test pods: the per-install ExternalId of the deploy roles, by
+    # secretKeyRef (key EXTERNAL_ID_KEY of GeneratorSettings.external_id_secret).
+    EXTERNAL_ID = "APHEX_EXTERNAL_ID"
     # The exit handler's notifications (aphex-monitor reads them; the secrets come from
     # Secrets by secretKeyRef, never from the config).
     SNS_TOPIC_ARN = "APHEX_SNS_TOPIC_ARN"
@@ -262,6 +317,9 @@ class Annotation(_Names):
 CONFIG_FILE = "aphex-config.yaml"
 #: The key of the Slack webhook URL in the Secret `notifications.slack_webhook_secret` names.
 SLACK_WEBHOOK_KEY = "url"
+#: The Secret (and its key) holding the install's ExternalId of the deploy roles.
+EXTERNAL_ID_SECRET = "aphex-external-id"
+EXTERNAL_ID_KEY = "external-id"
 ARGO_GROUP = "argoproj.io"  # the API group of Argo's resources
 #: CDK context key naming the aphex-config.yaml the pipeline's own app reads.
 INFRA_CONFIG_FILE_CONTEXT = "aphex:configFile"
@@ -269,6 +327,69 @@ INFRA_CONFIG_FILE_CONTEXT = "aphex:configFile"
 _SESSION_LIMIT = 64  # STS RoleSessionName
 _SESSION_SHA = 12
 _SESSION_INVALID = re.compile(r"[^\w+=,.@-]")
+
+
+#: The containers of the build pod: the build commands run in ``BUILD_CONTAINER`` with no
+#: AWS identity; the upload runs in ``UPLOAD_CONTAINER`` (Argo reads a container set's
+#: outputs from the container named ``main``).
+BUILD_CONTAINER = "build"
+UPLOAD_CONTAINER = "main"
+#: The volume the build pod's two containers share: BUILD writes the packaged artifact
+#: there, UPLOAD reads it.
+BUILD_OUTPUT_VOLUME = "build-output"
+BUILD_OUTPUT_MOUNT = "/var/aphex/build-output"
+#: IRSA: the service account annotation naming its IAM role, and the pod annotation listing
+#: the containers that must not get that role's web identity token.
+IRSA_ROLE_ANNOTATION = "eks.amazonaws.com/role-arn"
+IRSA_SKIP_ANNOTATION = "eks.amazonaws.com/skip-containers"
+
+_IAM_NAME_LIMIT = 64
+
+MAX_NAME = 63
+_HASH_LEN = 6
+_INVALID = re.compile(r"[^a-z0-9-]+")
+
+
+def dns_name(text: str, limit: int = MAX_NAME) -> str:
+    """Return ``text`` as a DNS-1123 label of at most ``limit`` characters.
+
+    A valid name that fits is returned unchanged. Anything else is cleaned, cut and
+    suffixed with a short stable hash of the original text, so different inputs keep
+    different names.
+    """
+    clean = _INVALID.sub("-", text.lower()).strip("-") or "x"
+    if clean == text and len(clean) <= limit:
+        return clean
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_LEN]
+    head = clean[: limit - _HASH_LEN - 1].rstrip("-")
+    return f"{head}-{digest}"
+
+
+def _environment_suffix(identity: Identity, environment: str | None) -> str:
+    if (identity is Identity.DEPLOY) != (environment is not None):
+        raise ValueError("an environment is given for the deploy identity, and only for it")
+    return f"{identity.value}-{environment}" if environment is not None else identity.value
+
+
+def identity_service_account(base: str, identity: Identity, environment: str | None = None) -> str:
+    """The service account of a kind of work: ``base`` (``GeneratorSettings.service_account``)
+    for the pipeline deployment, ``<base>-build``, ``<base>-notify`` and
+    ``<base>-deploy-<environment>`` for the others (DNS-safe, at most 63 characters)."""
+    from aphex_generator.names import dns_name
+
+    if identity is Identity.PIPELINE:
+        return base
+    return dns_name(f"{base}-{_environment_suffix(identity, environment)}")
+
+
+def identity_role_name(pipeline: str, identity: Identity, environment: str | None = None) -> str:
+    """The IAM role of a kind of work: ``aphex-<pipeline>-<identity>`` or
+    ``aphex-<pipeline>-deploy-<environment>`` (cut with a stable hash to IAM's 64 characters)."""
+    from aphex_generator.names import dns_name
+
+    return dns_name(
+        f"aphex-{pipeline}-{_environment_suffix(identity, environment)}", _IAM_NAME_LIMIT
+    )
 
 
 def external_id(pipeline: str) -> str:
@@ -289,6 +410,14 @@ def session_name(pipeline: str, commit: str) -> str:
     return f"aphex-{name}-{sha}"
 
 
+#: Argo's executor reports a pod's outputs as a WorkflowTaskResult.
+_TASK_RESULTS_RULE: dict[str, Any] = {
+    "apiGroups": [ARGO_GROUP],
+    "resources": ["workflowtaskresults"],
+    "verbs": ["create", "patch"],
+}
+
+
 def workflow_rules(pipeline: str) -> list[dict[str, Any]]:
     """The RBAC rules of the pipeline's pods: read and replace their own WorkflowTemplate
     (never create or touch another: an install creates it), submit and read Workflows (a
@@ -302,12 +431,17 @@ def workflow_rules(pipeline: str) -> list[dict[str, Any]]:
         },
         {"apiGroups": [ARGO_GROUP], "resources": ["workflows"], "verbs": ["create", "get"]},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-        {
-            "apiGroups": [ARGO_GROUP],
-            "resources": ["workflowtaskresults"],
-            "verbs": ["create", "patch"],
-        },
+        _TASK_RESULTS_RULE,
     ]
+
+
+def identity_rules(pipeline: str, identity: Identity) -> list[dict[str, Any]]:
+    """The RBAC rules of a kind of work's service account: the pipeline deployment's are
+    :func:`workflow_rules`; every other pod may only report its outputs as Argo's executor
+    does."""
+    if identity is Identity.PIPELINE:
+        return workflow_rules(pipeline)
+    return [_TASK_RESULTS_RULE]
 
 
 def sensor_rules(pipeline: str) -> list[dict[str, Any]]:

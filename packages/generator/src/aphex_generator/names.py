@@ -2,27 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import re
-
-MAX_NAME = 63
-_HASH_LEN = 6
-_INVALID = re.compile(r"[^a-z0-9-]+")
-
-
-def dns_name(text: str, limit: int = MAX_NAME) -> str:
-    """Return ``text`` as a DNS-1123 label of at most ``limit`` characters.
-
-    A valid name that fits is returned unchanged. Anything else is cleaned, cut and
-    suffixed with a short stable hash of the original text, so different inputs keep
-    different names.
-    """
-    clean = _INVALID.sub("-", text.lower()).strip("-") or "x"
-    if clean == text and len(clean) <= limit:
-        return clean
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_LEN]
-    head = clean[: limit - _HASH_LEN - 1].rstrip("-")
-    return f"{head}-{digest}"
+from aphex_generator.contract import MAX_NAME, dns_name
 
 
 def deploy_name(env: str) -> str:
