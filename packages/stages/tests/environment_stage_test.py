@@ -211,6 +211,7 @@ def stage_env(
             "APHEX_LOCAL_AWS_LOG": str(cdk_moto.server.log_path),
             "APHEX_WORK_DIR": str(tmp_path_factory.mktemp("work")),
             "APHEX_CDK_CLI": str(cdk_cli),
+            "APHEX_EXTERNAL_ID": "per-install-7f3a",
             **venv_env(cdk_moto.venv),
         }.items():
             patch.setenv(name, value)
@@ -325,6 +326,18 @@ def test_tampered_artifact_is_refused(commits: Commits) -> None:
     run = run_stage(environment.main, commits.c, commits.url, "--environment", "dev")
     assert run.code == 9, run.log
     assert "the artifact was modified" in run.log
+    assert synth_counts().get("dev", 0) == before
+
+
+def test_without_the_install_external_id_nothing_is_assumed(
+    commits: Commits, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The deploy roles' ExternalId is the install's secret, never the pipeline's name."""
+    monkeypatch.delenv("APHEX_EXTERNAL_ID")
+    before = synth_counts().get("dev", 0)
+    run = run_stage(environment.main, commits.a, commits.url, "--environment", "dev")
+    assert run.code == 2, run.log
+    assert "Secret aphex-external-id (key external-id)" in run.log
     assert synth_counts().get("dev", 0) == before
 
 

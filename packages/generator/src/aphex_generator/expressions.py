@@ -35,6 +35,9 @@ NOT_SUPERSEDED = (
     "{{tasks." + PIPELINE.task + ".outputs.parameters." + Output.SUPERSEDED + "}} == false"
 )
 TIMEOUT_PARAM = "{{inputs.parameters.timeout-seconds}}"  # compact layout only
+#: The compact layout's shared templates run as the environment's own service account.
+SERVICE_ACCOUNT_INPUT = "service-account"
+SERVICE_ACCOUNT_PARAM = "{{inputs.parameters." + SERVICE_ACCOUNT_INPUT + "}}"
 
 
 def literal(value: str, what: str) -> str:

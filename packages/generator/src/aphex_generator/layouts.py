@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from aphex_generator.contract import ENVIRONMENT, TEST
-from aphex_generator.expressions import ENV_PARAM, TIMEOUT_PARAM, succeeded
+from aphex_generator.expressions import (
+    ENV_PARAM,
+    SERVICE_ACCOUNT_INPUT,
+    SERVICE_ACCOUNT_PARAM,
+    TIMEOUT_PARAM,
+    succeeded,
+)
 from aphex_generator.graph import PipelineGraph
 
 __all__ = ["APPROVAL", "SHARED_DEPLOY", "SHARED_TEST", "per_environment_size", "variant_dag"]
@@ -37,18 +43,19 @@ def per_environment_size(graph: PipelineGraph) -> tuple[int, int]:
 def variant_dag(name: str, gated: bool, tested: bool) -> dict[str, Any]:
     """A DAG of one environment's gate, deploy and tests, over the shared templates."""
     env_arg = {"name": "environment", "value": ENV_PARAM}
+    account_arg = {"name": SERVICE_ACCOUNT_INPUT, "value": SERVICE_ACCOUNT_PARAM}
     tasks: list[dict[str, Any]] = []
     if gated:
         tasks.append({"name": "approve", "template": APPROVAL})
     deploy: dict[str, Any] = {
         "name": SHARED_DEPLOY,
         "template": SHARED_DEPLOY,
-        "arguments": {"parameters": [env_arg]},
+        "arguments": {"parameters": [env_arg, account_arg]},
     }
     if gated:
         deploy["depends"] = succeeded(["approve"])
     tasks.append(deploy)
-    inputs = [{"name": "environment"}]
+    inputs = [{"name": "environment"}, {"name": SERVICE_ACCOUNT_INPUT}]
     if tested:
         timeout_arg = {"name": "timeout-seconds", "value": TIMEOUT_PARAM}
         tasks.append(
@@ -56,7 +63,7 @@ def variant_dag(name: str, gated: bool, tested: bool) -> dict[str, Any]:
                 "name": SHARED_TEST,
                 "template": SHARED_TEST,
                 "depends": succeeded([SHARED_DEPLOY]),
-                "arguments": {"parameters": [env_arg, timeout_arg]},
+                "arguments": {"parameters": [env_arg, account_arg, timeout_arg]},
             }
         )
         inputs.append({"name": "timeout-seconds"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from aphex_generator.contract import EXTERNAL_ID_KEY, EXTERNAL_ID_SECRET
+
 #: The project's published images, pinned. Used when neither settings nor config name one.
 DEFAULT_BUILDER_IMAGE = "ghcr.io/aphex-pipeline/aphex-builder:0.1.0"
 DEFAULT_DEPLOYER_IMAGE = "ghcr.io/aphex-pipeline/aphex-deployer:0.1.0"
@@ -105,6 +107,11 @@ class GeneratorSettings:
     #: The token the exit handler reports commit statuses with (notifications.github_status).
     github_status_token: SecretRef = field(
         default_factory=lambda: SecretRef("aphex-github-token", "token")
+    )
+    #: The install's ExternalId of the deploy roles (the deploy and test pods read it by
+    #: secretKeyRef; `aphex install` creates it). Never the pipeline name, never in config.
+    external_id_secret: SecretRef = field(
+        default_factory=lambda: SecretRef(EXTERNAL_ID_SECRET, EXTERNAL_ID_KEY)
     )
     event_bus_name: str = "default"
     jetstream_version: str = "2.10.10"

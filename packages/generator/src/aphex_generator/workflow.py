@@ -19,13 +19,16 @@ from aphex_generator.contract import (
     TEST,
     TOOLCHAIN_MOUNT,
     TOOLCHAIN_VOLUME,
+    UPLOAD,
     Annotation,
     EnvVar,
+    Identity,
     Label,
     Option,
     Output,
     Param,
     StageSpec,
+    identity_service_account,
 )
 from aphex_generator.expressions import (
     ARTIFACT_DIGEST,
@@ -35,6 +38,8 @@ from aphex_generator.expressions import (
     REDEPLOY_BY,
     REDEPLOY_REASON,
     REPO_URL,
+    SERVICE_ACCOUNT_INPUT,
+    SERVICE_ACCOUNT_PARAM,
     TIMEOUT_PARAM,
     WORKFLOW_FAILURES,
     WORKFLOW_NAME,
@@ -84,10 +89,12 @@ ENVIRONMENTS_DAG = "environments"
 MANAGED_BY = "aphex-generator"
 
 
-def _from_secret(name: str, secret: str, key: str) -> dict[str, Any]:
-    """An optional secretKeyRef: without the Secret the pod still starts (monitoring then
-    skips that channel with a warning; a notification never fails a run)."""
-    ref = {"name": secret, "key": key, "optional": True}
+def _from_secret(name: str, secret: str, key: str, *, optional: bool = True) -> dict[str, Any]:
+    """A secretKeyRef. An optional one lets the pod start without the Secret (monitoring
+    then skips that channel with a warning; a notification never fails a run)."""
+    ref: dict[str, Any] = {"name": secret, "key": key}
+    if optional:
+        ref["optional"] = True
     return {"name": name, "valueFrom": {"secretKeyRef": ref}}
 
 
@@ -182,11 +189,21 @@ class _Renderer:
             return self.settings.builder_resources
         return self.settings.deployer_resources
 
+    def service_account(self, identity: Identity, environment: str | None = None) -> str:
+        """The service account a kind of work runs as (its IAM role comes with it)."""
+        return identity_service_account(self.settings.service_account, identity, environment)
+
     def container_template(
-        self, name: str, stage: StageSpec, args: list[str], deadline: int | str
+        self,
+        name: str,
+        stage: StageSpec,
+        args: list[str],
+        deadline: int | str,
+        service_account: str,
     ) -> dict[str, Any]:
         return {
             "name": name,
+            "serviceAccountName": service_account,
             "activeDeadlineSeconds": deadline,
             "container": {
                 "image": self.images[stage.image],
@@ -211,7 +228,14 @@ class _Renderer:
             assert stage is not None
             args = self.common_args()
             args += self.redeploy_args(stage)
-            template = self.container_template(node.name, stage, args, deadlines[node.kind])
+            # The build pod's identity is its upload container's: the build commands'
+            # container gets none (see the build template).
+            identity = stage.identity or UPLOAD.identity
+            assert identity is not None
+            account = self.service_account(identity)
+            template = self.container_template(
+                node.name, stage, args, deadlines[node.kind], account
+            )
             if node.kind is NodeKind.PIPELINE:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
                 template["container"]["env"] += self.rerender_env()
@@ -248,8 +272,9 @@ class _Renderer:
             WORKFLOW_FAILURES,
         ]
         node = self.graph.exit_handler
+        account = self.service_account(Identity.NOTIFY)
         template = self.container_template(
-            node.name, NOTIFY, args, self.settings.timeouts.exit_handler
+            node.name, NOTIFY, args, self.settings.timeouts.exit_handler, account
         )
         template["container"]["env"] += self.notification_env()
         return template
@@ -291,7 +316,14 @@ class _Renderer:
         args = [*self.common_args(), Option.ENVIRONMENT, env_name]
         args += [Option.ARTIFACT_SHA256, ARTIFACT_DIGEST]
         args += self.redeploy_args(stage)
-        template = self.container_template(name, stage, args, deadline)
+        account = (
+            SERVICE_ACCOUNT_PARAM if shared else self.service_account(Identity.DEPLOY, env_name)
+        )
+        template = self.container_template(name, stage, args, deadline, account)
+        # The deploy roles' ExternalId, a per-install secret (required: no deploy without).
+        secret = self.settings.external_id_secret
+        external = _from_secret(EnvVar.EXTERNAL_ID, secret.name, secret.key, optional=False)
+        template["container"]["env"].append(external)
         # Deploys and tests of one environment never overlap, across runs too: a test
         # never runs against a deploy in progress.
         template["synchronization"] = {
@@ -305,7 +337,7 @@ class _Renderer:
         if kind is NodeKind.DEPLOY:
             template["metrics"] = environment_metrics(self.pipeline, env_name)
         if shared:
-            params = [{"name": "environment"}]
+            params = [{"name": "environment"}, {"name": SERVICE_ACCOUNT_INPUT}]
             if kind is NodeKind.TEST:
                 params.append({"name": "timeout-seconds"})
             template["inputs"] = {"parameters": params}
@@ -359,7 +391,13 @@ class _Renderer:
             )
             if variant not in variants:
                 variants[variant] = variant_dag(variant, env.approval, env.tests)
-            params = [{"name": "environment", "value": env.name}]
+            params = [
+                {"name": "environment", "value": env.name},
+                {
+                    "name": SERVICE_ACCOUNT_INPUT,
+                    "value": self.service_account(Identity.DEPLOY, env.name),
+                },
+            ]
             tests = self.config.environment(env.name).tests
             if tests is not None:
                 params.append({"name": "timeout-seconds", "value": str(tests.timeout_minutes * 60)})

@@ -25,11 +25,11 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import AphexConfig, Environment
-from aphex_generator import EnvVar, Option, external_id, session_name
+from aphex_generator import EXTERNAL_ID_KEY, EXTERNAL_ID_SECRET, EnvVar, Option, session_name
 from aphex_monitoring import register_secret
 from aphex_stages.artifact import ArtifactLocation, download_verified, require_digest
 from aphex_stages.artifact.tarball import SHA256_HEX
-from aphex_stages.cdk import AwsTarget, LocalAws, assume_role
+from aphex_stages.cdk import AwsCredentials, AwsTarget, LocalAws, assume_role
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.head import Redeploy, advance_head, environment_head_key
 from aphex_stages.toolchain import prepare_toolchain
@@ -129,7 +129,8 @@ def seconds_from_env(name: str, default: float, environ: Mapping[str, str] | Non
 
 
 def base_target(region: str, environ: Mapping[str, str] | None = None) -> AwsTarget:
-    """``LocalAws`` when ``AWS_ENDPOINT_URL`` is a localhost URL (a moto server), else real AWS."""
+    """``LocalAws`` when ``AWS_ENDPOINT_URL`` is a localhost URL (a moto server), with the
+    environment's credentials when it has some; else real AWS (ambient credentials)."""
     env = os.environ if environ is None else environ
     endpoint = (env.get("AWS_ENDPOINT_URL") or "").strip()
     parts = urlsplit(endpoint)
@@ -139,19 +140,42 @@ def base_target(region: str, environ: Mapping[str, str] | None = None) -> AwsTar
     netloc = "localhost" + (f":{parts.port}" if parts.port else "")
     local = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     log = env.get(LOCAL_AWS_LOG_ENV)
-    return LocalAws(local, region=region, server_log=Path(log) if log else None)
+    target = LocalAws(local, region=region, server_log=Path(log) if log else None)
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
+    if key and secret:  # the pod's own role (a local run's tasks each get theirs)
+        token = env.get("AWS_SESSION_TOKEN") or None
+        return target.with_credentials(AwsCredentials(key, secret, token))
+    return target
+
+
+def deploy_external_id(environ: Mapping[str, str] | None = None) -> str:
+    """The install's ExternalId of the deploy roles (``APHEX_EXTERNAL_ID``, which the pod
+    reads from its Secret); StageError(USAGE) naming the Secret when it is missing."""
+    env = os.environ if environ is None else environ
+    value = (env.get(EnvVar.EXTERNAL_ID) or "").strip()
+    if not value:
+        raise StageError(
+            ExitCode.USAGE,
+            f"{EnvVar.EXTERNAL_ID} is not set: the deploy roles' ExternalId comes from the"
+            f" Secret {EXTERNAL_ID_SECRET} (key {EXTERNAL_ID_KEY}) that `aphex install`"
+            " creates; create it in the pipeline's namespace",
+        )
+    register_secret(value)  # unguessable per install: keep it out of every log line
+    return value
 
 
 def environment_target(job: EnvironmentJob, env: Environment) -> AwsTarget:
-    """The environment's target with credentials of its role (``env.effective_role_arn``)."""
+    """The environment's target with credentials of its role (``env.effective_role_arn``),
+    assumed with the install's ExternalId."""
     role = env.effective_role_arn
     base = base_target(env.region)
+    external_id = deploy_external_id()
     try:
         target = assume_role(
             base,
             role,
             session_name=session_name(job.pipeline, job.commit),
-            external_id=external_id(job.pipeline),  # what the target-account stack's trust requires
+            external_id=external_id,  # what the target-account stack's trust requires
         )
     except ClientError as error:
         info = error.response.get("Error", {})
