@@ -36,9 +36,13 @@ class LocalAwsEndpoint:
         )
 
     def environ(self) -> dict[str, str]:
-        """Environment variables that point boto3 and the CDK CLI at this endpoint."""
+        """Environment variables that point boto3 and the CDK CLI at this endpoint, with the
+        local admin credentials."""
+        return {**LOCAL_CREDENTIALS, **self.endpoint_environ()}
+
+    def endpoint_environ(self) -> dict[str, str]:
+        """The endpoint and region, with no credentials (a pod's come from its role)."""
         return {
-            **LOCAL_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,

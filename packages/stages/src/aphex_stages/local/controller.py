@@ -45,8 +45,9 @@ class LocalController:
     cluster: KubeCluster
     api: KubeApiServer
     make_workflow: Callable[..., LocalWorkflow]
-    #: What every task's pod gets besides its token (AWS endpoint and credentials, ...).
-    pod_identity: Callable[[Mapping[str, Any]], Mapping[str, str]]
+    #: What a pod of the named service account gets besides its token (the AWS endpoint
+    #: and the credentials of the account's role, ...).
+    pod_identity: Callable[[str], Mapping[str, str]]
 
     def pending(self, commit: str) -> list[str]:
         """Workflows of `commit` that no controller has started yet, oldest name first."""
@@ -82,7 +83,7 @@ class LocalController:
 
         def identity(template: Mapping[str, Any]) -> Mapping[str, str]:
             account = str(template.get("serviceAccountName") or default_account)
-            return {**self.pod_identity(template), **self._token_env(account)}
+            return {**self.pod_identity(account), **self._token_env(account)}
 
         executor = self.make_workflow(plan, name, parameters, identity)
         started = _now()

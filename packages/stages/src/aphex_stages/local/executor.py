@@ -255,9 +255,16 @@ class LocalWorkflow:
         global_names = {
             str(p["name"]): str(p["globalName"]) for p in declared if p.get("globalName")
         }
+        # The compact layout passes an environment's service account as a parameter.
+        account = template.get("serviceAccountName")
+        pod = (
+            {**template, "serviceAccountName": resolve(str(account), scope)}
+            if account
+            else template
+        )
         process = self.runtime.start(
             spec,
-            self.identity(template),
+            self.identity(pod),
             cwd=self.run_dir,
             log_path=state.log_path,
             outputs=outputs,

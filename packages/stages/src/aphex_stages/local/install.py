@@ -10,7 +10,6 @@ then reach them only as their service account, through RBAC.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api
@@ -18,17 +17,17 @@ from kubernetes.client.exceptions import ApiException
 
 from aphex_config import AphexConfig
 from aphex_generator import (
+    IRSA_ROLE_ANNOTATION,
     GeneratorSettings,
     Label,
     render_workflow_template,
     validate,
-    workflow_rules,
 )
 from aphex_stages.cluster.kube import KubeCluster
+from aphex_stages.local.identities import LocalIdentity
 
 __all__ = [
     "LocalInstallError",
-    "ServiceAccounts",
     "install_namespace",
     "install_service_accounts",
     "install_template",
@@ -65,22 +64,34 @@ def install_namespace(cluster: KubeCluster, namespace: str, pipeline: str) -> No
     _create(CoreV1Api(cluster.api_client).create_namespace, body=body)
 
 
+def _apply(create: Callable[..., Any], replace: Callable[..., Any], **kwargs: Any) -> None:
+    """Create an object, or replace the one a earlier install made (its rules may differ)."""
+    if not _create(create, **kwargs):
+        body = kwargs["body"]
+        _create(replace, name=body["metadata"]["name"], **kwargs)
+
+
 def install_service_accounts(
-    cluster: KubeCluster, namespace: str, service_accounts: Iterable[str], pipeline: str
+    cluster: KubeCluster, namespace: str, identities: Iterable[LocalIdentity], pipeline: str
 ) -> None:
-    """Each service account, bound to a Role of the pipeline's pods' rules (the same
-    :func:`aphex_generator.workflow_rules` the cluster install gives them)."""
+    """One service account per kind of work, annotated with its IAM role and bound to a
+    Role of its own rules (:func:`aphex_generator.identity_rules`, as a cluster install)."""
     core = CoreV1Api(cluster.api_client)
     rbac = RbacAuthorizationV1Api(cluster.api_client)
     labels = {Label.PIPELINE: pipeline}
-    for name in dict.fromkeys(service_accounts):
+    for identity in identities:
+        name = identity.service_account
         meta = {"name": name, "namespace": namespace, "labels": labels}
-        account = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
+        account = {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {**meta, "annotations": {IRSA_ROLE_ANNOTATION: identity.role_arn}},
+        }
         role = {
             "apiVersion": RBAC_API,
             "kind": "Role",
             "metadata": meta,
-            "rules": workflow_rules(pipeline),
+            "rules": [dict(rule) for rule in identity.rules],
         }
         binding = {
             "apiVersion": RBAC_API,
@@ -89,9 +100,20 @@ def install_service_accounts(
             "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         }
-        _create(core.create_namespaced_service_account, namespace=namespace, body=account)
-        _create(rbac.create_namespaced_role, namespace=namespace, body=role)
-        _create(rbac.create_namespaced_role_binding, namespace=namespace, body=binding)
+        ns = {"namespace": namespace}
+        _apply(
+            core.create_namespaced_service_account,
+            core.replace_namespaced_service_account,
+            body=account,
+            **ns,
+        )
+        _apply(rbac.create_namespaced_role, rbac.replace_namespaced_role, body=role, **ns)
+        _apply(
+            rbac.create_namespaced_role_binding,
+            rbac.replace_namespaced_role_binding,
+            body=binding,
+            **ns,
+        )
 
 
 def install_template(
@@ -109,18 +131,3 @@ def install_template(
         )
     cluster.apply_template(doc, None)
     return doc
-
-
-@dataclass(frozen=True)
-class ServiceAccounts:
-    """The service accounts a template's pods run as (its spec's and its templates')."""
-
-    names: tuple[str, ...]
-
-    @classmethod
-    def of(cls, template: Mapping[str, Any]) -> ServiceAccounts:
-        """Every `serviceAccountName` of a WorkflowTemplate."""
-        spec = template.get("spec") or {}
-        names = [spec.get("serviceAccountName")]
-        names += [t.get("serviceAccountName") for t in spec.get("templates") or []]
-        return cls(tuple(dict.fromkeys(str(n) for n in names if n)))

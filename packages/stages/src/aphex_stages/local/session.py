@@ -40,9 +40,14 @@ from aphex_stages.local.commands import LAUNCH_PATH, import_path, search_path
 from aphex_stages.local.controller import ControllerError, LocalController
 from aphex_stages.local.executor import LocalWorkflow, RunResult
 from aphex_stages.local.gitserve import serve_repository
+from aphex_stages.local.identities import (
+    IdentityError,
+    RoleCredentials,
+    ensure_external_id,
+    identities_of,
+)
 from aphex_stages.local.install import (
     LocalInstallError,
-    ServiceAccounts,
     install_namespace,
     install_service_accounts,
     install_template,
@@ -184,9 +189,16 @@ class LocalRun:
             host[EnvVar.LOCAL_AWS_LOG] = str(aws.log_path)
         return HostRuntime(host, search_path(), launcher=self.launcher)
 
-    def _pod_identity(self, aws: LocalAwsEndpoint) -> dict[str, str]:
-        """What a pod's service account gives it: credentials for the local AWS."""
-        return {**aws.environ(), **self._installation_env()}
+    def _pod_identity(
+        self, aws: LocalAwsEndpoint, roles: RoleCredentials, service_account: str
+    ) -> dict[str, str]:
+        """What a pod of `service_account` gets: the local AWS endpoint, and credentials of
+        the role the account names (none without one), as IRSA gives them on EKS."""
+        try:
+            credentials = roles.environ(service_account)
+        except IdentityError as error:
+            raise RuntimeError_(str(error)) from None
+        return {**aws.endpoint_environ(), **credentials, **self._installation_env()}
 
     # -- set-up ---------------------------------------------------------------------
     def _install(
@@ -200,7 +212,8 @@ class LocalRun:
         restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         pairs = [(e.account, e.region) for e in self.config.environments]
         # The pipeline's own account, where its stacks go.
-        pairs.append((aws.client("sts").get_caller_identity()["Account"], aws.region))
+        account = aws.client("sts").get_caller_identity()["Account"]
+        pairs.append((account, aws.region))
         self.say(f"  bootstrapping the CDK in {len(set(pairs))} account/region pair(s) ...")
         try:
             bootstrap_local(aws.endpoint, pairs, cli=cdk_cli, server_log=aws.log_path)
@@ -210,9 +223,9 @@ class LocalRun:
         try:
             install_namespace(admin, self.namespace, self.pipeline)
             installed = install_template(admin, self.config, generator_settings)
-            live = admin.get_template(self.pipeline)
-            accounts = ServiceAccounts.of(live.doc if live else {}).names
-            install_service_accounts(admin, self.namespace, accounts, self.pipeline)
+            identities = identities_of(self.config, generator_settings.service_account, account)
+            install_service_accounts(admin, self.namespace, identities, self.pipeline)
+            ensure_external_id(self.paths.secrets)
             secrets = install_local_secrets(
                 admin, self.namespace, self.paths.secrets, self.pipeline
             )
@@ -313,8 +326,12 @@ class LocalRun:
             admin = KubeCluster.with_token(api.url, api.admin_token, self.namespace)
             runtime = self._runtime(aws, cdk_cli)
             self._install(aws, admin, self._settings_env(aws), cdk_cli)
+            roles = RoleCredentials(aws, admin, self.namespace)
             controller = LocalController(
-                admin, api, self._executor(runtime), lambda _template: self._pod_identity(aws)
+                admin,
+                api,
+                self._executor(runtime),
+                lambda account: self._pod_identity(aws, roles, account),
             )
             first = self._workflow_name()
             parameters = {Param.COMMIT_SHA: self.sha, Param.REPO_URL: repo_url}
