@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from aphex_stages.local.moto import start_moto_server
+from aphex_stages.local.moto import (
+    ensure_local_admin,
+    is_moto_server,
+    set_moto_auth,
+    start_moto_server,
+)
 
 #: Credentials moto accepts; never real ones (the machine's AWS config is hidden too).
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -22,23 +27,31 @@ class LocalAwsEndpoint:
     endpoint: str
     log_path: Path | None
     region: str = "us-east-1"
+    #: (access key id, secret) of the run's admin: moto's fixed test credentials while IAM
+    #: is not enforced, the local admin user's once it is (:func:`enforce_iam`).
+    credentials: tuple[str, str] = (
+        LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
 
     def client(self, service: str) -> Any:
-        """A boto3 client for `service` at this endpoint, with the local credentials."""
+        """A boto3 client for `service` at this endpoint, with the admin credentials."""
         import boto3
 
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
             region_name=self.region,
-            aws_access_key_id=LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=self.credentials[0],
+            aws_secret_access_key=self.credentials[1],
         )
 
     def environ(self) -> dict[str, str]:
         """Environment variables that point boto3 and the CDK CLI at this endpoint, with the
-        local admin credentials."""
-        return {**LOCAL_CREDENTIALS, **self.endpoint_environ()}
+        admin credentials."""
+        key, secret = self.credentials
+        admin = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+        return {**admin, **self.endpoint_environ()}
 
     def endpoint_environ(self) -> dict[str, str]:
         """The endpoint and region, with no credentials (a pod's come from its role)."""
@@ -51,11 +64,33 @@ class LocalAwsEndpoint:
         }
 
 
+def open_iam(aws: LocalAwsEndpoint) -> bool:
+    """Before an install: a moto server stops enforcing IAM (the install works as every
+    account's admin, as `aphex install` does). False when `aws` is not a moto server."""
+    if not is_moto_server(aws.endpoint):
+        return False
+    set_moto_auth(aws.endpoint, on=False)
+    return True
+
+
+def enforce_iam(aws: LocalAwsEndpoint) -> LocalAwsEndpoint:
+    """After an install: every call must be signed by a known identity and allowed by its
+    policies. Returns `aws` with the local admin's credentials (which the run uses to
+    assume each task's role, as EKS does for a pod)."""
+    key, secret = ensure_local_admin(aws.endpoint, region=aws.region)
+    set_moto_auth(aws.endpoint, on=True)
+    return replace(aws, credentials=(key, secret))
+
+
 @contextlib.contextmanager
 def local_aws(endpoint: str | None, log_dir: Path) -> Iterator[LocalAwsEndpoint]:
     """Yield `endpoint` as is, or start a moto server on a free port and stop it after."""
     if endpoint:
-        yield LocalAwsEndpoint(endpoint=endpoint, log_path=None)
+        try:
+            yield LocalAwsEndpoint(endpoint=endpoint, log_path=None)
+        finally:  # a server we were given is left as we found it: not enforcing IAM
+            if is_moto_server(endpoint):
+                set_moto_auth(endpoint, on=False)
         return
     server = start_moto_server(log_dir=log_dir)
     try:

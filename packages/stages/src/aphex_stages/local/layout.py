@@ -8,7 +8,7 @@ from pathlib import Path
 from aphex_config import AphexConfig, parse_config
 from aphex_generator import CONFIG_FILE
 
-__all__ = ["LOCAL_BUCKET", "LocalPaths", "LocalRunError", "config_at", "resolve_commit"]
+__all__ = ["LOCAL_BUCKET", "LocalPaths", "LocalRunError", "config_at", "config_bytes_at", "resolve_commit"]
 
 #: The artifact bucket of local runs (in the embedded AWS).
 LOCAL_BUCKET = "aphex-local-artifacts"
@@ -87,12 +87,18 @@ def resolve_commit(repo: Path, commit: str | None) -> tuple[Path, str]:
     return Path(handle.working_tree_dir or repo), sha
 
 
-def config_at(repo: Path, sha: str) -> AphexConfig:
-    """The config file as committed at `sha` (ConfigError when it is missing or invalid)."""
+def config_bytes_at(repo: Path, sha: str) -> bytes:
+    """The config file's bytes as committed at `sha` (LocalRunError when it is missing)."""
     import git
 
     try:
         blob = git.Repo(repo).commit(sha).tree / CONFIG_FILE
     except KeyError:
         raise LocalRunError(f"{CONFIG_FILE} is not committed at {sha[:12]}") from None
-    return parse_config(blob.data_stream.read(), source=CONFIG_FILE)
+    data: bytes = blob.data_stream.read()
+    return data
+
+
+def config_at(repo: Path, sha: str) -> AphexConfig:
+    """The config file as committed at `sha` (ConfigError when it is missing or invalid)."""
+    return parse_config(config_bytes_at(repo, sha), source=CONFIG_FILE)

@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aphex_config import ConfigError
-from aphex_generator import EnvVar, ImageKind, Label, Param, __version__
+from aphex_generator import CONFIG_FILE, EnvVar, ImageKind, Label, Param, __version__
 from aphex_stages.cdk import find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.generator_settings import generator_settings_from_env
 from aphex_stages.head import Redeploy
-from aphex_stages.local.aws import LocalAwsEndpoint, local_aws
+from aphex_stages.local.aws import LocalAwsEndpoint, enforce_iam, local_aws, open_iam
 from aphex_stages.local.bootstrap import bootstrap_local
 from aphex_stages.local.commands import LAUNCH_PATH, import_path, search_path
 from aphex_stages.local.controller import ControllerError, LocalController
@@ -46,6 +46,7 @@ from aphex_stages.local.identities import (
     ensure_external_id,
     identities_of,
 )
+from aphex_stages.local.infra_install import install_pipeline_stacks
 from aphex_stages.local.install import (
     LocalInstallError,
     install_namespace,
@@ -58,6 +59,7 @@ from aphex_stages.local.layout import (
     LocalPaths,
     LocalRunError,
     config_at,
+    config_bytes_at,
     resolve_commit,
     uncommitted_files,
 )
@@ -203,8 +205,11 @@ class LocalRun:
     # -- set-up ---------------------------------------------------------------------
     def _install(
         self, aws: LocalAwsEndpoint, admin: KubeCluster, settings: Mapping[str, str], cdk_cli: Path
-    ) -> None:
+    ) -> LocalAwsEndpoint:
+        """Make what a cluster install holds; the AWS endpoint with the credentials the run
+        then uses (the local admin's once IAM is enforced)."""
         started = time.monotonic()
+        moto = open_iam(aws)
         if self.launcher is not None:
             self.launcher.prepare()  # its imports run while the CDK bootstraps
         s3 = aws.client("s3")
@@ -219,13 +224,16 @@ class LocalRun:
             bootstrap_local(aws.endpoint, pairs, cli=cdk_cli, server_log=aws.log_path)
         except CdkError as error:
             raise LocalRunError(f"cdk bootstrap failed: {error}") from None
+        external_id = ensure_external_id(self.paths.secrets).read_text("utf-8").strip()
+        strict = moto and bool(self._host_infra_app())
+        if strict:
+            self._install_pipeline_stacks(aws, account, external_id, cdk_cli)
         generator_settings = generator_settings_from_env(settings)
         try:
             install_namespace(admin, self.namespace, self.pipeline)
             installed = install_template(admin, self.config, generator_settings)
             identities = identities_of(self.config, generator_settings.service_account, account)
             install_service_accounts(admin, self.namespace, identities, self.pipeline)
-            ensure_external_id(self.paths.secrets)
             secrets = install_local_secrets(
                 admin, self.namespace, self.paths.secrets, self.pipeline
             )
@@ -236,10 +244,49 @@ class LocalRun:
         self.secrets = secret_reader(admin, self.namespace, self.paths.secrets)
         if installed is not None:
             self.say(f"  installed WorkflowTemplate {self.pipeline} in the local cluster")
+        if strict:
+            aws = enforce_iam(aws)
+            self.say("  IAM enforced: each task holds only its own role")
+        else:
+            why = "not a moto server" if not moto else f"{EnvVar.INFRA_APP} is not set"
+            self.say(f"  warning: IAM is not enforced ({why}): the tasks' roles are not made")
         self.say(
             f"  local AWS and cluster ready in {time.monotonic() - started:.1f}s"
             + (f" ({restored} earlier record(s) restored)" if restored else "")
         )
+        return aws
+
+    def _host_infra_app(self) -> dict[str, str]:
+        """Where the pipeline's own app is on this machine (``APHEX_INFRA_APP`` and its
+        ``APHEX_INFRA_BIN``), for the install; empty when it is not set."""
+        if not os.environ.get(EnvVar.INFRA_APP):
+            return {}
+        names = (EnvVar.INFRA_APP, EnvVar.INFRA_BIN)
+        return {name: os.environ[name] for name in names if os.environ.get(name)}
+
+    def _install_pipeline_stacks(
+        self, aws: LocalAwsEndpoint, account: str, external_id: str, cdk_cli: Path
+    ) -> None:
+        """The pipeline's own stacks, deployed as every account's admin: one IAM role per
+        kind of work, and each target account's deploy role."""
+        self.say("  installing the pipeline's own stacks (its roles) ...")
+        config_file = self.paths.root / "install" / CONFIG_FILE
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        config_file.write_bytes(config_bytes_at(self.repo, self.sha))
+        installation = {**self._host_infra_app(), EnvVar.INFRA_CONTEXT: LOCAL_INFRA_CONTEXT}
+        try:
+            install_pipeline_stacks(
+                endpoint=aws.endpoint,
+                region=aws.region,
+                account=account,
+                config_file=config_file,
+                installation=installation,
+                external_id=external_id,
+                cli=cdk_cli,
+                server_log=aws.log_path,
+            )
+        except CdkError as error:
+            raise LocalRunError(str(error)) from None
 
     # -- running ------------------------------------------------------------------------
     def _workflow_name(self) -> str:
@@ -325,7 +372,7 @@ class LocalRun:
         with self._services() as (aws, api, repo_url):
             admin = KubeCluster.with_token(api.url, api.admin_token, self.namespace)
             runtime = self._runtime(aws, cdk_cli)
-            self._install(aws, admin, self._settings_env(aws), cdk_cli)
+            aws = self._install(aws, admin, self._settings_env(aws), cdk_cli)
             roles = RoleCredentials(aws, admin, self.namespace)
             controller = LocalController(
                 admin,
