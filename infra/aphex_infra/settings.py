@@ -11,7 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aphex_generator import Identity, identity_role_name, identity_service_account
+from aphex_generator import (
+    Identity,
+    identity_role_name,
+    identity_service_account,
+)
+from aphex_generator import (
+    external_id as default_external_id,
+)
 from aphex_infra import context as keys
 
 __all__ = ["ContextError", "InfraSettings", "METRIC_NAMESPACE", "TargetEnvironment"]
@@ -289,11 +296,9 @@ class InfraSettings:
 
     @property
     def effective_external_id(self) -> str:
-        """The ExternalId the deploy roles require: ``aphex:externalId``, else
-        ``aphex-<pipeline>``. The rule is aphex_generator.external_id's; it is written here
-        too because the pipeline's app runs without aphex's packages (a host run synthesizes
-        it with the exported infra venv), and infra/tests/context_test.py holds the two equal."""
-        return self.external_id or f"aphex-{self.pipeline}"
+        """The ExternalId the deploy roles require: ``aphex:externalId`` (an install sets
+        its own secret), else ``aphex_generator.external_id`` (``aphex-<pipeline>``)."""
+        return self.external_id or default_external_id(self.pipeline)
 
     @property
     def log_group_name(self) -> str:
