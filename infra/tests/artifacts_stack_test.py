@@ -407,7 +407,15 @@ def test_an_environment_in_a_new_account_adds_exactly_one_grant(module_tmp: Path
         "aphex:stacks": "artifacts",
         "aphex:pipelineAccount": "999999999999",
     }
-    before = _policies(synth(module_tmp / "before", context))
+    before_assembly = synth(module_tmp / "before", context)
+    # A local run (aphex:stacks=artifacts) with aphex:pipelineAccount gets the target-account
+    # stacks too, one per account with an environment.
+    assert sorted(p.name for p in before_assembly.template_files()) == [
+        "AphexArtifactsStack.template.json",
+        "AphexTargetAccountStack-111111111111.template.json",
+        "AphexTargetAccountStack-222222222222.template.json",
+    ]
+    before = _policies(before_assembly)
     wider = {**context, "aphex:environments": context["aphex:environments"] + ",qa=333333333333"}
     after_assembly = synth(module_tmp / "after", wider)
     after = _policies(after_assembly)
