@@ -1,5 +1,6 @@
-"""AphexArtifactsStack: the artifact bucket, the workflow execution role, its log group and
-the deployment-failure alarm.
+"""AphexArtifactsStack: the artifact bucket, one IAM role per kind of work (build, pipeline
+deployment, each environment's deploy and test, notify), the log group and the
+deployment-failure alarm.
 
 Only resources moto's CloudFormation can create (the local run deploys this stack to a
 moto server): no Lambda-backed custom resources, so no ``auto_delete_objects`` and no
@@ -10,6 +11,7 @@ never deployed to moto).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_cdk import (
@@ -30,10 +32,30 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from aphex_generator import ENVIRONMENT, PIPELINE, TEST, Identity
 from aphex_infra.nag import acknowledge
-from aphex_infra.settings import METRIC_NAMESPACE, InfraSettings
+from aphex_infra.settings import METRIC_NAMESPACE, InfraSettings, TargetEnvironment
 
 __all__ = ["AphexArtifactsStack", "log_retention"]
+
+#: A commit in an artifact key (aphex_stages.artifact.keys): its full 40-digit sha. IAM's
+#: ``?`` matches one character, so ``<pipeline>/<40 x ?>/`` is an artifact and never the
+#: pipeline's head (``head.json``), an environment's head (``environments/``), its infra
+#: record (``infra/``) or Argo's logs (``argo/``), none of which has a 40-character segment.
+_COMMIT = "?" * 40
+#: One upload of a commit's artifact: its time, ``YYYYMMDDTHHMMSSffffffZ`` (22 characters;
+#: aphex_stages.artifact.transfer).
+_UPLOAD = "?" * 22
+
+
+@dataclass(frozen=True)
+class _Grant:
+    """A statement of an identity's policy and the cdk-nag findings its wildcards raise
+    (``(resource as cdk-nag shows it, reason)``), acknowledged with it."""
+
+    statement: iam.PolicyStatement
+    wildcards: list[tuple[str, str]] = field(default_factory=list)
+
 
 # CloudWatch Logs accepts only these retention periods (days), in RetentionDays order.
 _DAYS: tuple[int, ...] = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731)
@@ -51,7 +73,7 @@ def log_retention(days: int) -> logs.RetentionDays:
 
 
 class AphexArtifactsStack(Stack):
-    """Artifact bucket, execution role, log group and alarm of one pipeline."""
+    """Artifact bucket, identity roles, log group and alarm of one pipeline."""
 
     def __init__(
         self,
@@ -63,7 +85,7 @@ class AphexArtifactsStack(Stack):
         **kwargs: Any,
     ) -> None:
         """``oidc``: (provider ARN, issuer) of the cluster, from the cluster stack. Without
-        it, ``settings.oidc_provider_arn`` (context) is trusted; without both, the role
+        it, ``settings.oidc_provider_arn`` (context) is trusted; without both, every role
         trusts the pipeline account's root (a standalone or local install)."""
         super().__init__(scope, construct_id, **kwargs)
         self.settings = settings
@@ -77,15 +99,7 @@ class AphexArtifactsStack(Stack):
             retention=log_retention(settings.runs_retention_days),
             removal_policy=RemovalPolicy.RETAIN,
         )
-        self.role = iam.Role(
-            self,
-            "ExecutionRole",
-            role_name=settings.execution_role_name,
-            description=f"AphexPipeline {settings.pipeline}: the workflow pods' role",
-            assumed_by=self._trust(oidc),
-            max_session_duration=Duration.hours(1),
-        )
-        self._grant()
+        self._identities(oidc)
         self.alarm = self._alarm()
         self._outputs()
 
@@ -180,100 +194,318 @@ class AphexArtifactsStack(Stack):
             )
         )
 
-    # -- the execution role --------------------------------------------------------------
-    def _trust(self, oidc: tuple[str, str] | None) -> iam.IPrincipal:
+    # -- the identities -----------------------------------------------------------------
+    def _identities(self, oidc: tuple[str, str] | None) -> None:
+        """One role per kind of work (aphex_generator.Identity), each trusted by its own
+        service account only and allowed only what its stages call."""
         settings = self.settings
         if oidc is None and settings.oidc_provider_arn and settings.oidc_issuer:
             oidc = (settings.oidc_provider_arn, settings.oidc_issuer)
-        if oidc is None:
+        self._oidc = oidc
+        self.build_role = self._role("BuildRole", Identity.BUILD, None, self._build_grants())
+        self.pipeline_role = self._role(
+            "PipelineRole", Identity.PIPELINE, None, self._pipeline_grants()
+        )
+        self.notify_role = self._role("NotifyRole", Identity.NOTIFY, None, self._notify_grants())
+        self.deploy_roles: dict[str, iam.Role] = {
+            env.name: self._role(
+                f"DeployRole-{env.name}", Identity.DEPLOY, env.name, self._deploy_grants(env)
+            )
+            for env in settings.environments
+        }
+
+    def _role(
+        self,
+        construct_id: str,
+        identity: Identity,
+        environment: str | None,
+        grants: list[_Grant],
+    ) -> iam.Role:
+        settings = self.settings
+        what = f"the {environment} deploy and test" if environment else f"the {identity.value}"
+        role = iam.Role(
+            self,
+            construct_id,
+            role_name=settings.role_name(identity, environment),
+            description=f"AphexPipeline {settings.pipeline}: {what} pods' role",
+            assumed_by=self._trust(construct_id, identity, environment),
+            max_session_duration=Duration.hours(1),
+        )
+        policy = iam.Policy(
+            self,
+            f"{construct_id}Policy",
+            statements=[grant.statement for grant in grants],
+            roles=[role],
+        )
+        for grant in grants:
+            for finding, reason in grant.wildcards:
+                acknowledge(policy, f"AwsSolutions-IAM5[Resource::{finding}]", reason)
+        return role
+
+    def _trust(
+        self, construct_id: str, identity: Identity, environment: str | None
+    ) -> iam.IPrincipal:
+        settings = self.settings
+        if self._oidc is None:
             # Standalone (no cluster yet, or a local run): principals of this account that
             # are allowed sts:AssumeRole on this role by their own policies.
             return iam.AccountRootPrincipal()
-        provider_arn, issuer = oidc
-        subject = f"system:serviceaccount:{settings.namespace}:{settings.service_account}"
+        provider_arn, issuer = self._oidc
+        account = settings.service_account_of(identity, environment)
+        subject = f"system:serviceaccount:{settings.namespace}:{account}"
         values = {f"{issuer}:sub": subject, f"{issuer}:aud": "sts.amazonaws.com"}
         conditions: Any = values
         if Token.is_unresolved(issuer):
             # A key cannot be a token in a template: resolve it at deploy time.
-            conditions = CfnJson(self, "IrsaConditions", value=values)
+            conditions = CfnJson(self, f"{construct_id}IrsaConditions", value=values)
         return iam.WebIdentityPrincipal(provider_arn, {"StringEquals": conditions})
 
-    def _object_arns(self) -> list[str]:
-        pipeline = self.settings.pipeline
-        prefixes = (f"{pipeline}/", f"runs/{pipeline}/", f"deployed/{pipeline}/")
-        return [self.bucket.arn_for_objects(f"{prefix}*") for prefix in prefixes]
+    # -- what each identity may do -------------------------------------------------------
+    def _objects(self, sid: str, actions: list[str], keys: list[str], reason: str = "") -> _Grant:
+        """``actions`` on the bucket's objects at ``keys``; wildcard keys acknowledged for
+        ``reason``."""
+        if any("*" in key for key in keys) and not reason:
+            raise ValueError(f"{sid}: a wildcard key needs a reason")
+        bucket = self._logical_id(self.bucket)
+        return _Grant(
+            iam.PolicyStatement(
+                sid=sid,
+                actions=actions,
+                resources=[self.bucket.arn_for_objects(key) for key in keys],
+            ),
+            [(f"<{bucket}.Arn>/{key}", reason) for key in keys if "*" in key],
+        )
 
-    def _grant(self) -> None:
+    def _bucket(self, prefixes: list[str]) -> list[_Grant]:
+        """HeadBucket and listing (both s3:ListBucket) within ``prefixes``, and the bucket's
+        region. ``IfExists``: HeadBucket, and S3's check whether a missing key may be told
+        apart from a forbidden one (404 rather than 403, which the stages rely on), carry no
+        ``s3:prefix``; a listing that names a prefix must name one of these."""
+        return [
+            _Grant(
+                iam.PolicyStatement(
+                    sid="Bucket",
+                    actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                    resources=[self.bucket.bucket_arn],
+                    conditions={"StringLikeIfExists": {"s3:prefix": prefixes}},
+                )
+            )
+        ]
+
+    def _argo_logs(self) -> _Grant:
+        """Argo's executor in every pod archives the pod's logs under the key format of
+        the artifact repository (charts.argo_workflows_values) with the pod's own role."""
+        return self._objects(
+            "ArgoLogs",
+            ["s3:PutObject"],
+            [f"{self.settings.pipeline}/argo/*"],
+            "Argo's executor archives each pod's logs under <pipeline>/argo/<workflow>/<pod>/; "
+            "workflow and pod names are per run, so they cannot be listed in advance.",
+        )
+
+    def _stage_records(self, names: list[str]) -> _Grant:
+        """The stage records (aphex_monitoring.layout.stage_key) of ``names`` only."""
+        pipeline = self.settings.pipeline
+        keys = [f"runs/{pipeline}/workflows/*/stages/{name}.json" for name in names]
+        return self._objects(
+            "StageRecords",
+            ["s3:PutObject"],
+            keys,
+            "Each stage writes its own record under runs/<pipeline>/workflows/<workflow>/"
+            "stages/; the workflow name is per run, the file name is fixed per stage.",
+        )
+
+    def _build_grants(self) -> list[_Grant]:
+        """Validation (HeadBucket) and the upload (aphex_stages.artifact.transfer): read a
+        commit's artifact, write its write-once files; nothing else of the bucket."""
+        pipeline = self.settings.pipeline
+        commit = f"{pipeline}/{_COMMIT}"
+        return [
+            *self._bucket([f"{pipeline}/*"]),
+            self._objects(
+                "ReadArtifacts",
+                ["s3:GetObject"],
+                [f"{commit}/*"],
+                "Artifact objects of any commit (<pipeline>/<40-character sha>/...): the "
+                "upload checks whether its commit already has one; commits are not known "
+                "in advance.",
+            ),
+            self._objects(
+                "WriteArtifacts",
+                ["s3:PutObject"],
+                [
+                    *(f"{commit}/{_UPLOAD}/{name}" for name in self.WRITE_ONCE_FILES[:2]),
+                    f"{commit}/{self.WRITE_ONCE_FILES[2]}",
+                ],
+                "The write-once artifact files of a commit's upload (the tarball, its "
+                "manifest and latest.json); commit and upload time are per run.",
+            ),
+            self._argo_logs(),
+        ]
+
+    def _pipeline_grants(self) -> list[_Grant]:
+        """The pipeline stage: its head, its infra record (aphex_stages.infra_state), its
+        stage record, its own stacks, and the CDK CLI's way in: the pipeline account's
+        bootstrap roles. No aphex deploy role, no artifact."""
         settings = self.settings
         pipeline = settings.pipeline
-        statements = [
-            iam.PolicyStatement(
-                sid="ArtifactObjects",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=self._object_arns(),
+        qualifier = settings.cdk_qualifier
+        bootstrap = f"cdk-{qualifier}-*-role-{Aws.ACCOUNT_ID}-*"
+        return [
+            *self._bucket([f"{pipeline}/*"]),
+            self._objects(
+                "HeadAndInfraRecord",
+                ["s3:GetObject", "s3:PutObject"],
+                [f"{pipeline}/head.json", f"{pipeline}/infra/deployed.json"],
             ),
-            iam.PolicyStatement(
-                sid="ArtifactListing",
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={
-                    "StringLike": {
-                        "s3:prefix": [
-                            f"{pipeline}/*",
-                            f"runs/{pipeline}/*",
-                            f"deployed/{pipeline}/*",
-                        ]
-                    }
-                },
-            ),
-            iam.PolicyStatement(
-                sid="ArtifactBucketLocation",
-                actions=["s3:GetBucketLocation"],
-                resources=[self.bucket.bucket_arn],
-            ),
-            iam.PolicyStatement(
-                sid="AssumeDeployRoles",
-                actions=["sts:AssumeRole"],
-                resources=list(self._deploy_roles()),
-            ),
-            iam.PolicyStatement(
-                # The pipeline stage checks that its own stacks are unchanged since the
-                # deploy it recorded before it skips their synth (aphex_stages.infra_state).
-                sid="OwnStacks",
-                actions=["cloudformation:DescribeStacks", "cloudformation:GetTemplate"],
-                resources=[
-                    self.format_arn(
-                        service="cloudformation",
-                        resource="stack",
-                        resource_name=f"{settings.stack_prefix}-*/*",
+            self._stage_records([PIPELINE.name]),
+            self._argo_logs(),
+            _Grant(
+                iam.PolicyStatement(
+                    # infra_state checks that its own stacks are unchanged since the deploy
+                    # it recorded before it skips their synth.
+                    sid="OwnStacks",
+                    actions=["cloudformation:DescribeStacks", "cloudformation:GetTemplate"],
+                    resources=[
+                        self.format_arn(
+                            service="cloudformation",
+                            resource="stack",
+                            resource_name=f"{settings.stack_prefix}-*/*",
+                        )
+                    ],
+                ),
+                [
+                    (
+                        "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:"
+                        f"stack/{settings.stack_prefix}-*/*",
+                        "Read-only DescribeStacks and GetTemplate of the pipeline's own stacks "
+                        "(named by its prefix); a stack ARN ends in an id CloudFormation "
+                        "assigns, so it cannot be listed in advance.",
                     )
                 ],
             ),
-            iam.PolicyStatement(
-                sid="Metrics",
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+            _Grant(
+                iam.PolicyStatement(
+                    sid="CdkBootstrapRoles",
+                    actions=["sts:AssumeRole", "sts:TagSession"],
+                    resources=[f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{bootstrap}"],
+                ),
+                [
+                    (
+                        f"arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-{qualifier}-*-role-"
+                        "<AWS::AccountId>-*",
+                        "The CDK CLI deploys the pipeline's own stacks through this account's "
+                        "CDK bootstrap roles (deploy, lookup, file and image publishing) in its "
+                        "region; the role kind and the region are the wildcards.",
+                    )
+                ],
             ),
-            iam.PolicyStatement(
-                sid="RunLogs",
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[
-                    self._log_group_arn(),
-                    f"{self._log_group_arn()}:log-stream:*",
+        ]
+
+    def _deploy_grants(self, env: TargetEnvironment) -> list[_Grant]:
+        """One environment's deployment and tests (aphex_stages.deploy, testrun): read the
+        artifact, move that environment's head, store its outputs, test results and stage
+        records, and assume that environment's deploy role and nothing else."""
+        settings = self.settings
+        pipeline = settings.pipeline
+        commit = f"{pipeline}/{_COMMIT}"
+        name = env.name
+        return [
+            *self._bucket([f"{pipeline}/*"]),
+            self._objects(
+                "ReadArtifacts",
+                ["s3:GetObject"],
+                [f"{commit}/*"],
+                "Artifact objects of any commit (<pipeline>/<40-character sha>/...), with the "
+                "outputs the deploy stored beside them; commits are not known in advance.",
+            ),
+            self._objects(
+                "EnvironmentHead",
+                ["s3:GetObject", "s3:PutObject"],
+                [f"{pipeline}/environments/{name}.json"],
+            ),
+            self._objects(
+                "EnvironmentResults",
+                ["s3:PutObject"],
+                [
+                    f"{commit}/{_UPLOAD}/outputs/{name}.json",
+                    f"{commit}/{_UPLOAD}/tests/{name}/*",
+                ],
+                "This environment's stack outputs and test results beside a commit's artifact "
+                "(<pipeline>/<sha>/<upload>/outputs/<env>.json, tests/<env>/); commit and "
+                "upload are per run, report names per test suite.",
+            ),
+            self._stage_records([f"{ENVIRONMENT.name}.{name}", f"{TEST.name}.{name}"]),
+            self._argo_logs(),
+            _Grant(
+                iam.PolicyStatement(
+                    sid="AssumeDeployRole",
+                    actions=["sts:AssumeRole"],
+                    resources=[settings.deploy_role_arn(env, Aws.PARTITION)],
+                )
+            ),
+        ]
+
+    def _notify_grants(self) -> list[_Grant]:
+        """The exit handler (aphex_monitoring.service.notify_run): read the run's records,
+        write the run record and the deployed pointers, metrics, its log and the topic."""
+        settings = self.settings
+        pipeline = settings.pipeline
+        group = self._log_group_arn()
+        grants = [
+            *self._bucket([f"runs/{pipeline}/*", f"deployed/{pipeline}/*"]),
+            self._objects(
+                "RunRecords",
+                ["s3:GetObject", "s3:PutObject"],
+                [f"runs/{pipeline}/*", f"deployed/{pipeline}/*"],
+                "The pipeline's run records and deployed pointers (runs/<pipeline>/, "
+                "deployed/<pipeline>/): keyed by run and date, so not known in advance.",
+            ),
+            self._argo_logs(),
+            _Grant(
+                iam.PolicyStatement(
+                    sid="Metrics",
+                    actions=["cloudwatch:PutMetricData"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}},
+                ),
+                [
+                    (
+                        "*",
+                        "cloudwatch:PutMetricData has no resource-level permissions; the "
+                        "statement is limited to the AphexPipeline namespace by the "
+                        "cloudwatch:namespace condition.",
+                    )
+                ],
+            ),
+            _Grant(
+                iam.PolicyStatement(
+                    sid="RunLogs",
+                    actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[group, f"{group}:log-stream:*"],
+                ),
+                [
+                    (
+                        "arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
+                        f"{settings.log_group_name}:log-stream:*",
+                        "Streams of the pipeline's own log group: monitoring writes one stream "
+                        "per run, named after the run, so stream names cannot be listed in "
+                        "advance.",
+                    )
                 ],
             ),
         ]
         if settings.sns_topic_arn:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="Notifications",
-                    actions=["sns:Publish"],
-                    resources=[settings.sns_topic_arn],
+            grants.append(
+                _Grant(
+                    iam.PolicyStatement(
+                        sid="Notifications",
+                        actions=["sns:Publish"],
+                        resources=[settings.sns_topic_arn],
+                    )
                 )
             )
-        policy = iam.Policy(self, "ExecutionPolicy", statements=statements, roles=[self.role])
-        self._acknowledge_wildcards(policy)
+        return grants
 
     def _log_group_arn(self) -> str:
         return self.format_arn(
@@ -282,47 +514,6 @@ class AphexArtifactsStack(Stack):
             resource_name=self.settings.log_group_name,
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
-
-    def _deploy_roles(self) -> tuple[str, ...]:
-        """The configured accounts' deploy roles, and this account's (the pipeline
-        deployment stage deploys this app through it)."""
-        own = f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/{self.settings.deploy_role_name}"
-        return (*self.settings.deploy_role_arn_patterns(Aws.PARTITION), own)
-
-    def _acknowledge_wildcards(self, policy: iam.Policy) -> None:
-        bucket = self._logical_id(self.bucket)
-        for prefix in self._prefixes():
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{prefix}*]",
-                "Object keys under the pipeline's own prefix of the artifact bucket: the "
-                "keys are per commit and per run, so they cannot be listed in advance.",
-            )
-        acknowledge(
-            policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "cloudwatch:PutMetricData has no resource-level permissions; the statement is "
-            "limited to the AphexPipeline namespace by the cloudwatch:namespace condition.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:"
-            f"<AWS::AccountId>:log-group:{self.settings.log_group_name}:log-stream:*]",
-            "Streams of the pipeline's own log group: monitoring writes one stream per run, "
-            "named after the run, so stream names cannot be listed in advance.",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cloudformation:<AWS::Region>:"
-            f"<AWS::AccountId>:stack/{self.settings.stack_prefix}-*/*]",
-            "Read-only DescribeStacks and GetTemplate of the pipeline's own stacks (named by "
-            "its prefix); a stack ARN ends in an id CloudFormation assigns, so it cannot be "
-            "listed in advance.",
-        )
-
-    def _prefixes(self) -> tuple[str, ...]:
-        pipeline = self.settings.pipeline
-        return (f"{pipeline}/", f"runs/{pipeline}/", f"deployed/{pipeline}/")
 
     def _logical_id(self, bucket: s3.Bucket) -> str:
         """The logical id cdk-nag shows for ``bucket`` in its finding ids."""
@@ -355,6 +546,8 @@ class AphexArtifactsStack(Stack):
 
     def _outputs(self) -> None:
         CfnOutput(self, "ArtifactBucketName", value=self.bucket.bucket_name)
-        CfnOutput(self, "ExecutionRoleArn", value=self.role.role_arn)
+        CfnOutput(self, "BuildRoleArn", value=self.build_role.role_arn)
+        CfnOutput(self, "PipelineRoleArn", value=self.pipeline_role.role_arn)
+        CfnOutput(self, "NotifyRoleArn", value=self.notify_role.role_arn)
         CfnOutput(self, "LogGroupName", value=self.log_group.log_group_name)
         CfnOutput(self, "DeploymentFailedAlarmName", value=self.alarm.alarm_name)

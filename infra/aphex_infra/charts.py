@@ -64,8 +64,10 @@ def argo_workflows_values(
       for debugging until the workflow's TTL), workflows are deleted 1 day after success
       and 7 days after failure (run records outlive them in S3).
     - The default artifact repository is the pipeline's bucket, reached with the pods'
-      own IRSA credentials (``useSDKCreds``), under ``<pipeline>/argo/``, which the
-      execution role may write.
+      own IRSA credentials (``useSDKCreds``), under ``<pipeline>/argo/``, which every
+      identity's role may write (each pod archives its own logs).
+    - ``service_account`` is the pods' default: the pipeline deployment's; the template
+      names every other stage's own (aphex_generator.identity_service_account).
     - No ``workflowRestrictions.templateReferencing: Secure``: the pipeline-deployment
       stage applies a new WorkflowTemplate while a run of the old one is in flight, and
       with ``Secure`` the controller would error that running workflow out.

@@ -1,9 +1,9 @@
 """AphexClusterStack: VPC, EKS with a managed autoscaling node group, Argo Workflows and
-Argo Events, the pipeline's ServiceAccount (IRSA), the EventBus and the webhook NLB.
+Argo Events, one ServiceAccount per identity (IRSA), the EventBus and the webhook NLB.
 
 Synth-only in tests (moto cannot create EKS). It never refers to the artifacts stack:
-the bucket and the execution role have fixed names (see :class:`InfraSettings`), and the
-artifacts stack refers to this stack's OIDC provider instead.
+the bucket and the identities' roles have fixed names (see :class:`InfraSettings`), and
+the artifacts stack refers to this stack's OIDC provider instead.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
+from aphex_generator import Identity
 from aphex_infra import charts, k8s
 from aphex_infra.nag import acknowledge
 from aphex_infra.settings import InfraSettings
@@ -176,9 +177,9 @@ class AphexClusterStack(Stack):
         self.autoscaler_role = account.role
 
     # -- Argo ------------------------------------------------------------------------------
-    def execution_role_arn(self) -> str:
-        """The artifacts stack's execution role, by its fixed name."""
-        return self.settings.execution_role_arn(Aws.PARTITION, Aws.ACCOUNT_ID)
+    def role_arn(self, identity: Identity, environment: str | None = None) -> str:
+        """The artifacts stack's role of ``identity``, by its fixed name."""
+        return self.settings.role_arn(identity, Aws.PARTITION, Aws.ACCOUNT_ID, environment)
 
     def bucket_name(self) -> str:
         """The artifacts stack's bucket, by its fixed name."""
@@ -217,8 +218,12 @@ class AphexClusterStack(Stack):
             chart.node.add_dependency(namespace)
         rbac = self.cluster.add_manifest(
             "PipelineRbac",
-            *k8s.workflow_rbac(
-                settings.service_account, ns, settings.pipeline, self.execution_role_arn()
+            *k8s.identity_rbac(
+                settings.pipeline,
+                ns,
+                settings.service_account,
+                [env.name for env in settings.environments],
+                self.role_arn,
             ),
             *k8s.sensor_rbac(ns, settings.pipeline),
         )
@@ -265,7 +270,12 @@ class AphexClusterStack(Stack):
             description="Payload URL of the GitHub webhook",
         )
         CfnOutput(self, "ArtifactBucketName", value=self.bucket_name())
-        CfnOutput(self, "ExecutionRoleArn", value=self.execution_role_arn())
+        CfnOutput(
+            self,
+            "PipelineRoleArn",
+            value=self.role_arn(Identity.PIPELINE),
+            description="The pipeline deployment's role (its service account is the default)",
+        )
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(
             self,

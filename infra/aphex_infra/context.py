@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_DEPLOY_ROLE_NAME",
     "DEPLOY_ROLE_ARNS",
     "DEPLOY_ROLE_NAME",
+    "ENVIRONMENTS",
     "EXTERNAL_ID",
     "NAMESPACE",
     "OIDC_PROVIDER_ARN",
@@ -45,8 +46,14 @@ __all__ = [
 
 # Keys mapped from aphex-config.yaml by infra_context().
 PIPELINE = "aphex:pipeline"
-ACCOUNTS = "aphex:accounts"  # comma-separated 12-digit ids
-DEPLOY_ROLE_ARNS = "aphex:deployRoleArns"  # comma-separated; roles not named <deployRoleName>
+#: The environments, comma-separated, in config order: ``<name>=<account>`` when the
+#: environment assumes ``arn:aws:iam::<account>:role/<deployRoleName>``, ``<name>=<role ARN>``
+#: when it names its own ``role_arn`` (the account is the ARN's). Each gets its own deploy
+#: identity (IAM role and service account) in the pipeline account.
+ENVIRONMENTS = "aphex:environments"
+# Replaced by ENVIRONMENTS; the app refuses them (a ContextError says so).
+ACCOUNTS = "aphex:accounts"
+DEPLOY_ROLE_ARNS = "aphex:deployRoleArns"
 SNS_TOPIC_ARN = "aphex:snsTopicArn"
 RETENTION_DAYS = "aphex:retentionDays"
 NAMESPACE = "aphex:namespace"
@@ -82,30 +89,26 @@ def infra_context(
 ) -> dict[str, str]:
     """The ``aphex:*`` context of ``config`` (an ``AphexConfig`` or its YAML mapping).
 
-    Only what the config decides: the pipeline name and namespace, the target accounts and
-    any deploy role that does not follow ``arn:aws:iam::<account>:role/<deploy_role_name>``,
-    the notification topic and the artifact retention. Absent optional values are omitted,
-    so the app's defaults apply.
+    Only what the config decides: the pipeline name and namespace, the environments (name,
+    account, and a ``role_arn`` that is not ``arn:aws:iam::<account>:role/<deploy_role_name>``;
+    see :data:`ENVIRONMENTS`), the notification topic and the artifact retention. Absent
+    optional values are omitted, so the app's defaults apply.
     """
     pipeline = _get(config, "pipeline") or {}
     environments = _get(config, "environments") or ()
-    accounts = sorted({str(_get(env, "account")) for env in environments})
-    default_arns = {f"arn:aws:iam::{account}:role/{deploy_role_name}" for account in accounts}
-    custom_arns = sorted(
-        {
-            str(arn)
-            for env in environments
-            if (arn := _get(env, "role_arn")) and str(arn) not in default_arns
-        }
-    )
+    entries = []
+    for env in environments:
+        account = str(_get(env, "account"))
+        arn = _get(env, "role_arn")
+        default = f"arn:aws:iam::{account}:role/{deploy_role_name}"
+        target = str(arn) if arn and str(arn) != default else account
+        entries.append(f"{_get(env, 'name')}={target}")
     context = {
         PIPELINE: str(_get(pipeline, "name")),
         NAMESPACE: str(_get(pipeline, "namespace") or "argo"),
-        ACCOUNTS: ",".join(accounts),
+        ENVIRONMENTS: ",".join(entries),
         RETENTION_DAYS: str(int(_get(pipeline, "artifact_retention_days") or 90)),
     }
-    if custom_arns:
-        context[DEPLOY_ROLE_ARNS] = ",".join(custom_arns)
     topic = _get(_get(pipeline, "notifications") or {}, "sns_topic_arn")
     if topic:
         context[SNS_TOPIC_ARN] = str(topic)

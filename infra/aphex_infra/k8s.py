@@ -6,12 +6,23 @@ not made by this app); ``infra/tests/cluster_stack_test.py`` compares them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from aphex_generator import Label, sensor_rules, workflow_rules
+from aphex_generator import (
+    IRSA_ROLE_ANNOTATION,
+    Identity,
+    Label,
+    identity_role_name,
+    identity_rules,
+    identity_service_account,
+    sensor_rules,
+)
 
 __all__ = [
     "IRSA_ANNOTATION",
+    "identities",
+    "identity_rbac",
     "WEBHOOK_PORT",
     "WEBHOOK_SERVICE",
     "event_bus",
@@ -20,10 +31,9 @@ __all__ = [
     "rbac_yaml",
     "sensor_rbac",
     "webhook_service",
-    "workflow_rbac",
 ]
 
-IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
+IRSA_ANNOTATION = IRSA_ROLE_ANNOTATION
 WEBHOOK_PORT = 12000  # aphex_generator.settings.GeneratorSettings.webhook_port
 WEBHOOK_SERVICE = "aphex-webhook"
 SENSOR_SERVICE_ACCOUNT = "aphex-sensor"  # GeneratorSettings.sensor_service_account
@@ -70,11 +80,36 @@ def _rbac(
     return [account, role, binding]
 
 
-def workflow_rbac(
-    service_account: str, ns: str, pipeline: str, role_arn: str
+#: A kind of work and, for the deploy identity, its environment.
+IdentityOf = tuple[Identity, str | None]
+
+
+def identities(environments: Sequence[str]) -> list[IdentityOf]:
+    """Every identity of a pipeline: build, pipeline, one deploy per environment, notify."""
+    return [
+        (Identity.BUILD, None),
+        (Identity.PIPELINE, None),
+        *((Identity.DEPLOY, name) for name in environments),
+        (Identity.NOTIFY, None),
+    ]
+
+
+def identity_rbac(
+    pipeline: str,
+    ns: str,
+    base: str,
+    environments: Sequence[str],
+    role_arn: Callable[[Identity, str | None], str],
 ) -> list[dict[str, Any]]:
-    """ServiceAccount (IRSA-annotated with ``role_arn``), Role and RoleBinding of the pods."""
-    return _rbac(service_account, ns, pipeline, workflow_rules(pipeline), role_arn)
+    """Per identity: its ServiceAccount (``identity_service_account(base, ...)``,
+    IRSA-annotated with ``role_arn(identity, environment)``), and a Role and RoleBinding of
+    ``identity_rules``."""
+    docs: list[dict[str, Any]] = []
+    for identity, environment in identities(environments):
+        name = identity_service_account(base, identity, environment)
+        rules = identity_rules(pipeline, identity)
+        docs += _rbac(name, ns, pipeline, rules, role_arn(identity, environment))
+    return docs
 
 
 def sensor_rbac(ns: str, pipeline: str) -> list[dict[str, Any]]:
@@ -121,9 +156,24 @@ def webhook_service(ns: str, pipeline: str, certificate_arn: str | None) -> dict
     }
 
 
-def rbac_yaml(pipeline: str, ns: str, service_account: str, role_arn: str) -> str:
-    """``argo/rbac.yaml``: the workflow and Sensor RBAC as multi-document YAML."""
+def rbac_yaml(
+    pipeline: str,
+    ns: str,
+    base: str,
+    environments: Sequence[str],
+    account: str,
+    partition: str = "aws",
+) -> str:
+    """``argo/rbac.yaml``: every identity's RBAC (roles in ``account``) and the Sensor's, as
+    multi-document YAML."""
     import yaml  # type: ignore[import-untyped, unused-ignore]
 
-    docs = [*workflow_rbac(service_account, ns, pipeline, role_arn), *sensor_rbac(ns, pipeline)]
+    def role_arn(identity: Identity, environment: str | None) -> str:
+        name = identity_role_name(pipeline, identity, environment)
+        return f"arn:{partition}:iam::{account}:role/{name}"
+
+    docs = [
+        *identity_rbac(pipeline, ns, base, environments, role_arn),
+        *sensor_rbac(ns, pipeline),
+    ]
     return yaml.safe_dump_all(docs, sort_keys=True, default_flow_style=False, width=100)

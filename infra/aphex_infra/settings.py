@@ -1,7 +1,7 @@
 """The app's settings, read from CDK context only (keys in :mod:`aphex_infra.context`).
 
-Standard library only, so the settings and the names derived from them can be tested
-without synthesizing anything.
+Standard library only (and the stage contract, itself standard library only), so the
+settings and the names derived from them can be tested without synthesizing anything.
 """
 
 from __future__ import annotations
@@ -11,9 +11,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aphex_generator import (
+    Identity,
+    identity_role_name,
+    identity_service_account,
+)
+from aphex_generator import (
+    external_id as default_external_id,
+)
 from aphex_infra import context as keys
 
-__all__ = ["ContextError", "InfraSettings", "METRIC_NAMESPACE"]
+__all__ = ["ContextError", "InfraSettings", "METRIC_NAMESPACE", "TargetEnvironment"]
 
 #: CloudWatch namespace of aphex_monitoring's metrics (aphex_monitoring.metrics.NAMESPACE).
 METRIC_NAMESPACE = "AphexPipeline"
@@ -29,6 +37,7 @@ _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/-]{2,1224}$")
 _QUALIFIER = re.compile(r"^[a-z0-9]{1,10}$")
 _CIDR = re.compile(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ENVIRONMENT = re.compile(r"^[a-z0-9]([a-z0-9-]{0,28}[a-z0-9])?$")  # aphex_config's rule
 
 
 def with_config_file(get: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -88,13 +97,53 @@ def _list(get: Callable[[str], Any], key: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class TargetEnvironment:
+    """One environment of the config: where it deploys and the role it assumes there.
+
+    ``role_arn`` is the environment's own ``role_arn``; None means the account's
+    ``<deployRoleName>`` (:meth:`InfraSettings.deploy_role_arn`)."""
+
+    name: str
+    account: str
+    role_arn: str | None = None
+
+
+def _environments(get: Callable[[str], Any]) -> tuple[TargetEnvironment, ...]:
+    """``aphex:environments``: ``name=account`` or ``name=roleArn``, comma-separated."""
+    key = keys.ENVIRONMENTS
+    raw = get(key)
+    items = raw if isinstance(raw, list | tuple) else str(raw or "").split(",")
+    found: dict[str, TargetEnvironment] = {}
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        name, separator, target = (part.strip() for part in item.partition("="))
+        if not separator or not _ENVIRONMENT.fullmatch(name):
+            raise ContextError(
+                f"{key}: expected NAME=ACCOUNT or NAME=ROLE_ARN with NAME a DNS label of 1..30,"
+                f" got {item!r}"
+            )
+        if name in found:
+            raise ContextError(f"{key}: environment {name!r} is named twice")
+        if _ACCOUNT.fullmatch(target):
+            found[name] = TargetEnvironment(name, target)
+        elif match := _ROLE_ARN.fullmatch(target):
+            found[name] = TargetEnvironment(name, match.group(1), target)
+        else:
+            raise ContextError(
+                f"{key}: environment {name!r}: expected a 12-digit account id or an IAM role"
+                f" ARN, got {target!r}"
+            )
+    return tuple(found.values())
+
+
+@dataclass(frozen=True)
 class InfraSettings:
     """Everything the stacks need. Build with :meth:`from_context`."""
 
     pipeline: str
-    accounts: tuple[str, ...] = ()
+    environments: tuple[TargetEnvironment, ...] = ()
     deploy_role_name: str = keys.DEFAULT_DEPLOY_ROLE_NAME
-    deploy_role_arns: tuple[str, ...] = ()
     sns_topic_arn: str | None = None
     retention_days: int = 90
     runs_retention_days: int = 365
@@ -124,12 +173,13 @@ class InfraSettings:
             raise ContextError(f"{keys.PIPELINE}: required (the pipeline name)")
         if len(pipeline) > 40 or not _DNS_LABEL.fullmatch(pipeline):
             raise ContextError(f"{keys.PIPELINE}: expected a DNS label of 1..40, got {pipeline!r}")
-        accounts = _list(get, keys.ACCOUNTS)
-        for account in accounts:
-            _match(keys.ACCOUNTS, account, _ACCOUNT, "12-digit account ids")
-        role_arns = _list(get, keys.DEPLOY_ROLE_ARNS)
-        for arn in role_arns:
-            _match(keys.DEPLOY_ROLE_ARNS, arn, _ROLE_ARN, "IAM role ARNs")
+        for replaced in (keys.ACCOUNTS, keys.DEPLOY_ROLE_ARNS):
+            if _text(get, replaced) is not None:
+                raise ContextError(
+                    f"{replaced}: replaced by {keys.ENVIRONMENTS} (NAME=ACCOUNT or NAME=ROLE_ARN,"
+                    " comma-separated: one deploy identity per environment)"
+                )
+        environments = _environments(get)
         namespace = _text(get, keys.NAMESPACE, "argo") or "argo"
         _match(keys.NAMESPACE, namespace, _DNS_LABEL, "a DNS label")
         stacks = _text(get, keys.STACKS, "all")
@@ -145,10 +195,9 @@ class InfraSettings:
         service_account = _text(get, keys.SERVICE_ACCOUNT, "aphex-pipeline")
         return cls(
             pipeline=pipeline,
-            accounts=accounts,
+            environments=environments,
             deploy_role_name=_match(keys.DEPLOY_ROLE_NAME, role_name, _ROLE_NAME, "a role name")
             or keys.DEFAULT_DEPLOY_ROLE_NAME,
-            deploy_role_arns=role_arns,
             sns_topic_arn=_match(
                 keys.SNS_TOPIC_ARN, _text(get, keys.SNS_TOPIC_ARN), _TOPIC_ARN, "an SNS topic ARN"
             ),
@@ -198,9 +247,46 @@ class InfraSettings:
 
     # -- names every stack and the installer agree on --------------------------------
     @property
-    def execution_role_name(self) -> str:
-        """The workflow execution role: fixed, so the cluster and target stacks can name it."""
-        return f"aphex-{self.pipeline}-workflow"
+    def accounts(self) -> tuple[str, ...]:
+        """The environments' accounts, sorted (one target-account stack each)."""
+        return tuple(sorted({env.account for env in self.environments}))
+
+    def environments_in(self, account: str) -> tuple[TargetEnvironment, ...]:
+        """The environments that deploy into ``account`` through its ``<deployRoleName>``
+        (the role its target-account stack makes; not those naming another ``role_arn``)."""
+        own = f":iam::{account}:role/{self.deploy_role_name}"
+        return tuple(
+            env
+            for env in self.environments
+            if env.account == account and (env.role_arn is None or env.role_arn.endswith(own))
+        )
+
+    @property
+    def deploy_role_accounts(self) -> tuple[str, ...]:
+        """The accounts with an environment that uses ``<deployRoleName>``: one
+        target-account stack each."""
+        return tuple(account for account in self.accounts if self.environments_in(account))
+
+    def role_name(self, identity: Identity, environment: str | None = None) -> str:
+        """The IAM role of a kind of work (``aphex_generator.identity_role_name``): fixed,
+        so the cluster and target-account stacks can name it without a reference."""
+        return identity_role_name(self.pipeline, identity, environment)
+
+    def role_arn(
+        self, identity: Identity, partition: str, account: str, environment: str | None = None
+    ) -> str:
+        """ARN of :meth:`role_name` in ``account`` (the pipeline account)."""
+        return f"arn:{partition}:iam::{account}:role/{self.role_name(identity, environment)}"
+
+    def service_account_of(self, identity: Identity, environment: str | None = None) -> str:
+        """The service account of a kind of work (``aphex_generator.identity_service_account``
+        of ``aphex:serviceAccount``)."""
+        return identity_service_account(self.service_account, identity, environment)
+
+    def deploy_role_arn(self, env: TargetEnvironment, partition: str = "aws") -> str:
+        """The role ``env``'s deployments assume: its ``role_arn``, else
+        ``arn:<partition>:iam::<account>:role/<deployRoleName>``."""
+        return env.role_arn or f"arn:{partition}:iam::{env.account}:role/{self.deploy_role_name}"
 
     def artifact_bucket_name(self, account: str) -> str:
         """``aphex:bucketName``, or ``aphex-<account>-<pipeline>`` (at most 59 characters).
@@ -208,17 +294,11 @@ class InfraSettings:
         reference to the artifacts stack."""
         return self.bucket_name or f"aphex-{account}-{self.pipeline}"
 
-    def execution_role_arn(self, partition: str, account: str) -> str:
-        """ARN of the execution role in ``account``."""
-        return f"arn:{partition}:iam::{account}:role/{self.execution_role_name}"
-
     @property
     def effective_external_id(self) -> str:
-        """The ExternalId the deploy roles require: ``aphex:externalId``, else
-        ``aphex-<pipeline>``. The rule is aphex_generator.external_id's; it is written here
-        too because the pipeline's app runs without aphex's packages (a host run synthesizes
-        it with the exported infra venv), and infra/tests/context_test.py holds the two equal."""
-        return self.external_id or f"aphex-{self.pipeline}"
+        """The ExternalId the deploy roles require: ``aphex:externalId`` (an install sets
+        its own secret), else ``aphex_generator.external_id`` (``aphex-<pipeline>``)."""
+        return self.external_id or default_external_id(self.pipeline)
 
     @property
     def log_group_name(self) -> str:
@@ -237,12 +317,3 @@ class InfraSettings:
             return None
         match = _OIDC_ARN.fullmatch(self.oidc_provider_arn)
         return match.group(1) if match else None
-
-    def deploy_role_arn_patterns(self, partition: str = "aws") -> tuple[str, ...]:
-        """Every role the execution role may assume: the named role in each account, plus
-        the configured custom role ARNs."""
-        named = tuple(
-            f"arn:{partition}:iam::{account}:role/{self.deploy_role_name}"
-            for account in self.accounts
-        )
-        return tuple(sorted(set(named) | set(self.deploy_role_arns)))

@@ -25,7 +25,8 @@ INFRA_DIR = Path(__file__).resolve().parent.parent
 @dataclass
 class Stacks:
     """The stacks of one app: the cluster is absent with ``aphex:stacks=artifacts``; target
-    account stacks need ``aphex:pipelineAccount``."""
+    account stacks (one per account with an environment using ``aphex:deployRoleName``)
+    need ``aphex:pipelineAccount``."""
 
     artifacts: AphexArtifactsStack
     cluster: AphexClusterStack | None = None
@@ -65,11 +66,12 @@ def build(app: App, settings: InfraSettings | None = None) -> Stacks:
         settings=settings,
         oidc=cluster.oidc if cluster else None,
         stack_name=f"{prefix}-artifacts",
-        description=f"{description}: artifact bucket, execution role, logs, alarm",
+        description=f"{description}: artifact bucket, identity roles, logs, alarm",
     )
     stacks = Stacks(artifacts=artifacts, cluster=cluster)
-    if settings.stacks == "all" and settings.pipeline_account:
-        for account in sorted({settings.pipeline_account, *settings.accounts}):
+    if settings.pipeline_account:
+        # Local runs (aphex:stacks=artifacts) deploy these into moto too.
+        for account in settings.deploy_role_accounts:
             stacks.targets.append(
                 AphexTargetAccountStack(
                     app,

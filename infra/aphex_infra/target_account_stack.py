@@ -1,8 +1,9 @@
 """AphexTargetAccountStack: the deploy role of one target account.
 
-The role trusts only the pipeline's execution role, and only with the ExternalId. It may
-assume this account's CDK bootstrap roles (``cdk bootstrap`` makes them trust their own
-account), which do the actual deployment, so the role itself holds no other permission.
+The role trusts only the deploy identities (IAM roles in the pipeline account) of the
+environments that deploy into this account, and only with the ExternalId. It may assume
+this account's CDK bootstrap roles (``cdk bootstrap`` makes them trust their own account),
+which do the actual deployment, so the role itself holds no other permission.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from aws_cdk import Aws, CfnOutput, Duration, Stack, Token
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from aphex_generator import Identity
 from aphex_infra.nag import acknowledge
 from aphex_infra.settings import InfraSettings
 
@@ -28,14 +30,27 @@ class AphexTargetAccountStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         if not settings.pipeline_account:
             raise ValueError("a target-account stack needs aphex:pipelineAccount")
-        execution_role = settings.execution_role_arn(Aws.PARTITION, settings.pipeline_account)
+        account = self.account  # the env's account; a pseudo parameter when env-agnostic
+        if Token.is_unresolved(account):
+            raise ValueError("a target-account stack needs its account (env=Environment(...))")
+        environments = settings.environments_in(account)
+        if not environments:
+            raise ValueError(
+                f"no environment of aphex:environments deploys into {account} through "
+                f"{settings.deploy_role_name}: nothing would be trusted"
+            )
+        # The deploy roles of exactly these environments, in the pipeline account.
+        trusted = [
+            settings.role_arn(Identity.DEPLOY, Aws.PARTITION, settings.pipeline_account, env.name)
+            for env in environments
+        ]
         # The account as principal plus an aws:PrincipalArn condition, rather than the role
-        # ARN as principal: IAM refuses a trust policy naming a role that does not exist yet
-        # and silently breaks it when that role is re-created.
+        # ARNs as principals: IAM refuses a trust policy naming a role that does not exist
+        # yet and silently breaks it when that role is re-created.
         principal = iam.AccountPrincipal(settings.pipeline_account).with_conditions(
             {
                 "StringEquals": {"sts:ExternalId": settings.effective_external_id},
-                "ArnEquals": {"aws:PrincipalArn": execution_role},
+                "ArnEquals": {"aws:PrincipalArn": trusted},
             }
         )
         self.role = iam.Role(
@@ -46,12 +61,11 @@ class AphexTargetAccountStack(Stack):
             assumed_by=principal,
             max_session_duration=Duration.hours(1),
         )
-        account = self.account  # the env's account; a pseudo parameter when env-agnostic
         bootstrap_roles = (
             f"arn:{Aws.PARTITION}:iam::{account}:role/"
             f"cdk-{settings.cdk_qualifier}-*-role-{account}-*"
         )
-        shown = "<AWS::AccountId>" if Token.is_unresolved(account) else account
+        shown = account
         policy = iam.Policy(
             self,
             "DeployPolicy",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -67,11 +68,6 @@ def _artifact_bucket(template: dict[str, Any]) -> dict[str, Any]:
     ]
     assert len(buckets) == 1
     return buckets[0]
-
-
-def _statements(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    policy = _one(template, "AWS::IAM::Policy")
-    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
 
 
 def _text(value: Any) -> str:
@@ -158,56 +154,215 @@ def test_no_auto_delete_and_buckets_retained(template: dict[str, Any]) -> None:
         assert "aws-cdk:auto-delete-objects" not in str(bucket)
 
 
-def test_role_trusts_account_root_without_cluster(template: dict[str, Any]) -> None:
-    role = _one(template, "AWS::IAM::Role")
-    assert role["RoleName"] == f"aphex-{PIPELINE}-workflow"
-    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Action"] == "sts:AssumeRole"
-    assert _text(statement["Principal"]["AWS"]).endswith(":iam::<AWS::AccountId>:root")
+#: The identities of the sample config: role name -> service account.
+IDENTITIES = {
+    f"aphex-{PIPELINE}-build": "aphex-pipeline-build",
+    f"aphex-{PIPELINE}-pipeline": "aphex-pipeline",
+    f"aphex-{PIPELINE}-deploy-dev": "aphex-pipeline-deploy-dev",
+    f"aphex-{PIPELINE}-deploy-staging": "aphex-pipeline-deploy-staging",
+    f"aphex-{PIPELINE}-deploy-prod": "aphex-pipeline-deploy-prod",
+    f"aphex-{PIPELINE}-notify": "aphex-pipeline-notify",
+}
+SHA = "0123456789abcdef0123456789abcdef01234567"
+UPLOAD = "20261203T101500123456Z"
+BUCKET = "<ArtifactBucket7410C9EF.Arn>/"
 
 
-def test_role_trusts_cluster_oidc_from_context(with_oidc: dict[str, Any]) -> None:
-    role = _one(with_oidc, "AWS::IAM::Role")
-    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
-    issuer = "oidc.eks.us-east-1.amazonaws.com/id/ABC123"
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert statement["Principal"] == {"Federated": OIDC_ARN}
-    assert statement["Condition"] == {
-        "StringEquals": {
-            f"{issuer}:sub": "system:serviceaccount:argo:aphex-pipeline",
-            f"{issuer}:aud": "sts.amazonaws.com",
-        }
+def _roles(template: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Role name -> (logical id, properties)."""
+    return {
+        r["Properties"]["RoleName"]: (name, r["Properties"])
+        for name, r in resources(template, "AWS::IAM::Role").items()
     }
+
+
+def _policy(template: dict[str, Any], role: str) -> dict[str, dict[str, Any]]:
+    """The statements (by Sid) of the one policy attached to role ``role`` (its name)."""
+    logical, _ = _roles(template)[role]
+    (policy,) = (
+        p["Properties"]
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if p["Properties"]["Roles"] == [{"Ref": logical}]
+    )
+    return {s["Sid"]: s for s in policy["PolicyDocument"]["Statement"]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allows(statements: dict[str, dict[str, Any]], action: str, resource: str) -> bool:
+    """Whether an Allow statement grants ``action`` on ``resource`` (IAM's * and ? globs)."""
+    for statement in statements.values():
+        if statement["Effect"] != "Allow" or action not in _list(statement["Action"]):
+            continue
+        for pattern in (_text(r) for r in _list(statement["Resource"])):
+            glob = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+            if re.fullmatch(glob, resource):
+                return True
+    return False
+
+
+def _object(key: str) -> str:
+    return BUCKET + key
+
+
+#: Keys no build may write: run records, heads, the infra record, deployed pointers, and
+#: the environments' outputs beside an artifact.
+NOT_BUILD = [
+    f"runs/{PIPELINE}/2026/12/03/{PIPELINE}-abc.json",
+    f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/run.json",
+    f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/stages/validation.json",
+    f"{PIPELINE}/head.json",
+    f"{PIPELINE}/environments/dev.json",
+    f"{PIPELINE}/infra/deployed.json",
+    f"deployed/{PIPELINE}/dev.json",
+    f"{PIPELINE}/{SHA}/{UPLOAD}/outputs/prod.json",
+    f"{PIPELINE}/{SHA}/{UPLOAD}/tests/prod/summary.json",
+]
+
+
+def test_one_role_per_identity(template: dict[str, Any]) -> None:
+    assert set(_roles(template)) == set(IDENTITIES)
+    for _, role in _roles(template).values():
+        assert role["MaxSessionDuration"] == 3600
+
+
+def test_roles_trust_account_root_without_cluster(template: dict[str, Any]) -> None:
+    for _, role in _roles(template).values():
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRole"
+        assert _text(statement["Principal"]["AWS"]).endswith(":iam::<AWS::AccountId>:root")
+
+
+def test_each_role_trusts_only_its_own_service_account(with_oidc: dict[str, Any]) -> None:
+    issuer = "oidc.eks.us-east-1.amazonaws.com/id/ABC123"
+    roles = _roles(with_oidc)
+    assert set(roles) == set(IDENTITIES)
+    for name, (_, role) in roles.items():
+        (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert statement["Principal"] == {"Federated": OIDC_ARN}
+        assert statement["Condition"] == {
+            "StringEquals": {
+                f"{issuer}:sub": f"system:serviceaccount:argo:{IDENTITIES[name]}",
+                f"{issuer}:aud": "sts.amazonaws.com",
+            }
+        }
     assert not any(r["Type"].startswith("Custom::") for r in with_oidc["Resources"].values())
 
 
-def test_s3_access_limited_to_pipeline_prefixes(template: dict[str, Any]) -> None:
-    statements = _statements(template)
-    objects = statements["ArtifactObjects"]
-    assert sorted(objects["Action"]) == ["s3:GetObject", "s3:PutObject"]
-    assert sorted(_text(r) for r in objects["Resource"]) == sorted(
-        f"<ArtifactBucket7410C9EF.Arn>/{p}*"
-        for p in (f"{PIPELINE}/", f"runs/{PIPELINE}/", f"deployed/{PIPELINE}/")
+def test_build_role_writes_only_the_artifact(template: dict[str, Any]) -> None:
+    statements = _policy(template, f"aphex-{PIPELINE}-build")
+    actions = {a for s in statements.values() for a in _list(s["Action"])}
+    assert actions == {"s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject"}
+    for name in ("artifact.tar.gz", "manifest.json"):
+        assert _allows(statements, "s3:PutObject", _object(f"{PIPELINE}/{SHA}/{UPLOAD}/{name}"))
+    assert _allows(statements, "s3:PutObject", _object(f"{PIPELINE}/{SHA}/latest.json"))
+    assert _allows(statements, "s3:GetObject", _object(f"{PIPELINE}/{SHA}/latest.json"))
+    assert _allows(statements, "s3:PutObject", _object(f"{PIPELINE}/argo/w/pod/main.log"))
+    for key in NOT_BUILD:
+        assert not _allows(statements, "s3:PutObject", _object(key)), key
+    for key in NOT_BUILD[:7]:
+        assert not _allows(statements, "s3:GetObject", _object(key)), key
+    bucket = statements["Bucket"]
+    assert bucket["Condition"] == {"StringLikeIfExists": {"s3:prefix": [f"{PIPELINE}/*"]}}
+
+
+def test_pipeline_role(template: dict[str, Any]) -> None:
+    statements = _policy(template, f"aphex-{PIPELINE}-pipeline")
+    for key in (f"{PIPELINE}/head.json", f"{PIPELINE}/infra/deployed.json"):
+        assert _allows(statements, "s3:GetObject", _object(key))
+        assert _allows(statements, "s3:PutObject", _object(key))
+    stage = f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/stages/pipeline.json"
+    assert _allows(statements, "s3:PutObject", _object(stage))
+    for key in (f"{PIPELINE}/environments/dev.json", f"runs/{PIPELINE}/2026/12/03/x.json"):
+        assert not _allows(statements, "s3:PutObject", _object(key)), key
+    assert not _allows(statements, "s3:PutObject", _object(f"{PIPELINE}/{SHA}/latest.json"))
+    own = statements["OwnStacks"]
+    assert own["Action"] == ["cloudformation:DescribeStacks", "cloudformation:GetTemplate"]
+    assert _text(own["Resource"]) == (
+        "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
+        f"aphex-{PIPELINE}-*/*"
     )
-    listing = statements["ArtifactListing"]
-    assert listing["Action"] == "s3:ListBucket"
-    assert sorted(listing["Condition"]["StringLike"]["s3:prefix"]) == sorted(
-        [f"{PIPELINE}/*", f"runs/{PIPELINE}/*", f"deployed/{PIPELINE}/*"]
+    bootstrap = statements["CdkBootstrapRoles"]
+    assert sorted(bootstrap["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    assert _text(bootstrap["Resource"]) == (
+        "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-hnb659fds-*-role-<AWS::AccountId>-*"
     )
+    for arn in ("111111111111:role/aphex-deploy", "<AWS::AccountId>:role/aphex-deploy"):
+        assert not _allows(statements, "sts:AssumeRole", f"arn:<AWS::Partition>:iam::{arn}")
 
 
-def test_assume_only_the_deploy_roles(template: dict[str, Any]) -> None:
-    assume = _statements(template)["AssumeDeployRoles"]
-    assert assume["Action"] == "sts:AssumeRole"
-    assert sorted(_text(r) for r in assume["Resource"]) == [
-        "arn:<AWS::Partition>:iam::111111111111:role/aphex-deploy",
-        "arn:<AWS::Partition>:iam::222222222222:role/aphex-deploy",
-        "arn:<AWS::Partition>:iam::<AWS::AccountId>:role/aphex-deploy",
-    ]
+def test_only_an_environments_role_assumes_its_deploy_role(template: dict[str, Any]) -> None:
+    deploy_roles = {
+        "dev": "arn:<AWS::Partition>:iam::111111111111:role/aphex-deploy",
+        "staging": "arn:<AWS::Partition>:iam::111111111111:role/aphex-deploy",
+        "prod": "arn:<AWS::Partition>:iam::222222222222:role/aphex-deploy",
+    }
+    for role in IDENTITIES:
+        statements = _policy(template, role)
+        assumed = sorted(
+            _text(r)
+            for s in statements.values()
+            if "sts:AssumeRole" in _list(s["Action"])
+            for r in _list(s["Resource"])
+        )
+        environment = role.removeprefix(f"aphex-{PIPELINE}-deploy-")
+        if environment in deploy_roles:
+            assert assumed == [deploy_roles[environment]], role
+        elif role.endswith("-pipeline"):
+            assert all(":role/cdk-hnb659fds-" in arn for arn in assumed), assumed
+        else:
+            assert assumed == [], role
 
 
-def test_metrics_logs_and_topic_are_scoped(template: dict[str, Any]) -> None:
-    statements = _statements(template)
+def test_deploy_role_writes_only_its_environment(template: dict[str, Any]) -> None:
+    statements = _policy(template, f"aphex-{PIPELINE}-deploy-dev")
+    base = f"{PIPELINE}/{SHA}/{UPLOAD}"
+    workflow = f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/stages"
+    for key in (
+        f"{PIPELINE}/environments/dev.json",
+        f"{base}/outputs/dev.json",
+        f"{base}/tests/dev/summary.json",
+        f"{base}/tests/dev/reports/tree/junit.xml",
+        f"{workflow}/environment.dev.json",
+        f"{workflow}/test.dev.json",
+    ):
+        assert _allows(statements, "s3:PutObject", _object(key)), key
+    for key in (
+        f"{PIPELINE}/environments/prod.json",
+        f"{base}/outputs/prod.json",
+        f"{base}/tests/prod/summary.json",
+        f"{workflow}/environment.prod.json",
+        f"{PIPELINE}/head.json",
+        f"{PIPELINE}/{SHA}/latest.json",
+        f"{base}/artifact.tar.gz",
+        f"runs/{PIPELINE}/2026/12/03/x.json",
+        f"deployed/{PIPELINE}/dev.json",
+    ):
+        assert not _allows(statements, "s3:PutObject", _object(key)), key
+    for key in (
+        f"{PIPELINE}/{SHA}/latest.json",
+        f"{base}/artifact.tar.gz",
+        f"{base}/outputs/dev.json",
+    ):
+        assert _allows(statements, "s3:GetObject", _object(key)), key
+    assert not {"cloudwatch:PutMetricData", "logs:PutLogEvents", "sns:Publish"} & {
+        a for s in statements.values() for a in _list(s["Action"])
+    }
+
+
+def test_notify_role(template: dict[str, Any]) -> None:
+    statements = _policy(template, f"aphex-{PIPELINE}-notify")
+    for key in (
+        f"runs/{PIPELINE}/2026/12/03/x.json",
+        f"runs/{PIPELINE}/workflows/w/run.json",
+        f"deployed/{PIPELINE}/dev.json",
+    ):
+        assert _allows(statements, "s3:PutObject", _object(key))
+    for key in (f"{PIPELINE}/head.json", f"{PIPELINE}/{SHA}/latest.json", "runs/other/x.json"):
+        assert not _allows(statements, "s3:PutObject", _object(key)), key
     metrics = statements["Metrics"]
     assert metrics["Action"] == "cloudwatch:PutMetricData"
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "AphexPipeline"}}
@@ -220,21 +375,63 @@ def test_metrics_logs_and_topic_are_scoped(template: dict[str, Any]) -> None:
         "Effect": "Allow",
         "Resource": TOPIC,
     }
-    assert set(statements) == {
-        "ArtifactObjects",
-        "ArtifactListing",
-        "ArtifactBucketLocation",
-        "AssumeDeployRoles",
-        "OwnStacks",
-        "Metrics",
-        "RunLogs",
-        "Notifications",
+    assert not any("sts:" in a for s in statements.values() for a in _list(s["Action"]))
+
+
+def test_topic_only_with_a_topic(module_tmp: Path) -> None:
+    context = {k: v for k, v in SAMPLE_CONTEXT.items() if k != "aphex:snsTopicArn"}
+    template = synth(module_tmp / "no-topic", {**context, "aphex:stacks": "artifacts"}).template(
+        ARTIFACTS
+    )
+    for role in IDENTITIES:
+        actions = {a for s in _policy(template, role).values() for a in _list(s["Action"])}
+        assert "sns:Publish" not in actions
+
+
+def _policies(assembly: Assembly) -> dict[tuple[str, str], Any]:
+    """Every IAM policy and role document of the assembly, by (template, logical id)."""
+    found: dict[tuple[str, str], Any] = {}
+    for path in assembly.template_files():
+        template = assembly.template(path.name.removesuffix(".template.json"))
+        for type_name in ("AWS::IAM::Policy", "AWS::IAM::Role"):
+            for name, resource in resources(template, type_name).items():
+                found[(path.name, name)] = resource["Properties"]
+    return found
+
+
+def test_an_environment_in_a_new_account_adds_exactly_one_grant(module_tmp: Path) -> None:
+    """The new environment's role and its policy appear; no other policy or trust changes
+    (the new account's deploy-role stack is new too, trusting only that role)."""
+    context = {
+        **SAMPLE_CONTEXT,
+        "aphex:stacks": "artifacts",
+        "aphex:pipelineAccount": "999999999999",
     }
-    own = statements["OwnStacks"]
-    assert own["Action"] == ["cloudformation:DescribeStacks", "cloudformation:GetTemplate"]
-    assert _text(own["Resource"]) == (
-        "arn:<AWS::Partition>:cloudformation:<AWS::Region>:<AWS::AccountId>:stack/"
-        f"aphex-{PIPELINE}-*/*"
+    before_assembly = synth(module_tmp / "before", context)
+    # A local run (aphex:stacks=artifacts) with aphex:pipelineAccount gets the target-account
+    # stacks too, one per account with an environment.
+    assert sorted(p.name for p in before_assembly.template_files()) == [
+        "AphexArtifactsStack.template.json",
+        "AphexTargetAccountStack-111111111111.template.json",
+        "AphexTargetAccountStack-222222222222.template.json",
+    ]
+    before = _policies(before_assembly)
+    wider = {**context, "aphex:environments": context["aphex:environments"] + ",qa=333333333333"}
+    after_assembly = synth(module_tmp / "after", wider)
+    after = _policies(after_assembly)
+    assert {k: v for k, v in after.items() if k in before} == before
+    added = sorted(k for k in after if k not in before)
+    assert [k[0] for k in added] == [
+        "AphexArtifactsStack.template.json",
+        "AphexArtifactsStack.template.json",
+        "AphexTargetAccountStack-333333333333.template.json",
+        "AphexTargetAccountStack-333333333333.template.json",
+    ]
+    artifacts = after_assembly.template(ARTIFACTS)
+    assert set(_roles(artifacts)) == {*IDENTITIES, f"aphex-{PIPELINE}-deploy-qa"}
+    statements = _policy(artifacts, f"aphex-{PIPELINE}-deploy-qa")
+    assert _text(statements["AssumeDeployRole"]["Resource"]) == (
+        "arn:<AWS::Partition>:iam::333333333333:role/aphex-deploy"
     )
 
 
@@ -252,9 +449,11 @@ def test_log_group_and_alarm(template: dict[str, Any]) -> None:
 
 
 def test_outputs(template: dict[str, Any]) -> None:
-    assert set(template["Outputs"]) >= {
+    assert set(template["Outputs"]) == {
         "ArtifactBucketName",
-        "ExecutionRoleArn",
+        "BuildRoleArn",
+        "PipelineRoleArn",
+        "NotifyRoleArn",
         "LogGroupName",
         "DeploymentFailedAlarmName",
     }

@@ -21,9 +21,11 @@ from tests.helpers import (
     synth,
 )
 
+from aphex_generator import IRSA_ROLE_ANNOTATION, Identity, identity_rules, sensor_rules
 from aphex_infra import charts, k8s
 
 CLUSTER = "AphexClusterStack"
+ENVIRONMENTS = ["dev", "staging", "prod"]
 ARTIFACTS = "AphexArtifactsStack"
 
 
@@ -132,20 +134,48 @@ def test_argo_workflows_values(cluster: dict[str, Any]) -> None:
     assert "accessKeySecret" not in s3
 
 
-def test_service_account_bound_to_execution_role(cluster: dict[str, Any]) -> None:
-    account = _one(_manifests(cluster), "ServiceAccount", "aphex-pipeline")
-    assert account["metadata"]["annotations"][k8s.IRSA_ANNOTATION] == (
-        f"arn:<AWS::Partition>:iam::<AWS::AccountId>:role/aphex-{PIPELINE}-workflow"
-    )
+#: (identity, environment) -> (service account, role name) for the sample config.
+IDENTITIES = {
+    (Identity.BUILD, None): ("aphex-pipeline-build", f"aphex-{PIPELINE}-build"),
+    (Identity.PIPELINE, None): ("aphex-pipeline", f"aphex-{PIPELINE}-pipeline"),
+    **{
+        (Identity.DEPLOY, env): (f"aphex-pipeline-deploy-{env}", f"aphex-{PIPELINE}-deploy-{env}")
+        for env in ENVIRONMENTS
+    },
+    (Identity.NOTIFY, None): ("aphex-pipeline-notify", f"aphex-{PIPELINE}-notify"),
+}
+
+
+def test_one_service_account_per_identity(cluster: dict[str, Any]) -> None:
+    docs = _manifests(cluster)
+    accounts = {
+        d["metadata"]["name"]
+        for d in docs
+        if d["kind"] == "ServiceAccount" and d["metadata"]["namespace"] == "argo"
+    }
+    assert accounts == {name for name, _ in IDENTITIES.values()} | {"aphex-sensor"}
+    for (identity, _), (name, role) in IDENTITIES.items():
+        account = _one(docs, "ServiceAccount", name)
+        assert account["metadata"]["annotations"] == {
+            IRSA_ROLE_ANNOTATION: f"arn:<AWS::Partition>:iam::<AWS::AccountId>:role/{role}"
+        }
+        assert _one(docs, "Role", name)["rules"] == identity_rules(PIPELINE, identity)
+        binding = _one(docs, "RoleBinding", name)
+        assert binding["roleRef"]["name"] == name
+        assert binding["subjects"] == [
+            {"kind": "ServiceAccount", "name": name, "namespace": "argo"}
+        ]
+    sensor = _one(docs, "ServiceAccount", "aphex-sensor")
+    assert "annotations" not in sensor["metadata"]
+    assert _one(docs, "Role", "aphex-sensor")["rules"] == sensor_rules(PIPELINE)
 
 
 def test_rbac_equals_the_checked_in_manifests(cluster: dict[str, Any]) -> None:
     """argo/rbac.yaml (for clusters not made by this app) says what the stack applies."""
     text = (REPO_ROOT / "argo" / "rbac.yaml").read_text(encoding="utf-8")
     body = "".join(line for line in text.splitlines(True) if not line.startswith("#"))
-    role_arn = f"arn:aws:iam::123456789012:role/aphex-{PIPELINE}-workflow"
     assert body == k8s.rbac_yaml(
-        PIPELINE, "argo", "aphex-pipeline", role_arn
+        PIPELINE, "argo", "aphex-pipeline", ENVIRONMENTS, "123456789012"
     ), "argo/rbac.yaml is stale: run build-support/render-argo.sh"
     applied = {
         (d["kind"], d["metadata"]["name"]): d
@@ -175,26 +205,30 @@ def test_event_bus_and_webhook(cluster: dict[str, Any]) -> None:
 
 def test_outputs(cluster: dict[str, Any]) -> None:
     outputs = cluster["Outputs"]
-    assert {"ArgoUiUrl", "WebhookUrl", "ArtifactBucketName", "ExecutionRoleArn"} <= set(outputs)
+    assert {"ArgoUiUrl", "WebhookUrl", "ArtifactBucketName", "PipelineRoleArn"} <= set(outputs)
     assert {"OidcProviderArn", "ClusterAutoscalerRoleArn", "NodeRoleArn"} <= set(outputs)
     assert _flat(outputs["WebhookUrl"]["Value"]).endswith(":12000/push")
     assert _flat(outputs["ArgoUiUrl"]["Value"]).startswith("https://")
 
 
-def test_artifacts_trust_the_cluster_service_account(full: Assembly) -> None:
+def test_artifacts_trust_the_cluster_service_accounts(full: Assembly) -> None:
+    """Each role trusts the cluster's OIDC provider for its own service account only."""
     template = full.template(ARTIFACTS)
-    (role,) = (
-        r
+    conditions = resources(template, "Custom::AWSCDKCfnJson")
+    roles = {
+        r["Properties"]["RoleName"]: r["Properties"]
         for r in resources(template, "AWS::IAM::Role").values()
-        if r["Properties"].get("RoleName") == f"aphex-{PIPELINE}-workflow"
-    )
-    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
-    assert "Federated" in statement["Principal"]
-    (conditions,) = resources(template, "Custom::AWSCDKCfnJson").values()
-    value = _flat(conditions["Properties"]["Value"])
-    assert ':sub":"system:serviceaccount:argo:aphex-pipeline"' in value
-    assert ':aud":"sts.amazonaws.com"' in value
+        if "RoleName" in r["Properties"]  # not the CfnJson provider's
+    }
+    assert set(roles) == {role for _, role in IDENTITIES.values()}
+    for account, role in IDENTITIES.values():
+        (statement,) = roles[role]["AssumeRolePolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+        assert "Federated" in statement["Principal"]
+        reference = statement["Condition"]["StringEquals"]["Fn::GetAtt"][0]
+        value = _flat(conditions[reference]["Properties"]["Value"])
+        assert f':sub":"system:serviceaccount:argo:{account}"' in value
+        assert ':aud":"sts.amazonaws.com"' in value
 
 
 def test_one_target_stack_per_account(full: Assembly) -> None:
@@ -204,9 +238,9 @@ def test_one_target_stack_per_account(full: Assembly) -> None:
         if artifact["type"] == "aws:cloudformation:stack"
         and name.startswith("AphexTargetAccountStack-")
     }
+    # Only accounts with an environment: the pipeline account holds none in the sample.
     assert names == {
-        f"AphexTargetAccountStack-{account}"
-        for account in ("111111111111", "222222222222", PIPELINE_ACCOUNT)
+        f"AphexTargetAccountStack-{account}" for account in ("111111111111", "222222222222")
     }
 
 

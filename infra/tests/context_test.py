@@ -11,10 +11,15 @@ import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from tests.helpers import REPO_ROOT
 
-from aphex_generator import external_id
+from aphex_generator import (
+    Identity,
+    external_id,
+    identity_role_name,
+    identity_service_account,
+)
 from aphex_infra import context as keys
 from aphex_infra.context import context_args, infra_context
-from aphex_infra.settings import ContextError, InfraSettings
+from aphex_infra.settings import ContextError, InfraSettings, TargetEnvironment
 
 SAMPLE = "examples/sample-app/aphex-config.yaml"
 
@@ -33,13 +38,17 @@ def _model(**pipeline: Any) -> SimpleNamespace:
     return SimpleNamespace(
         pipeline=SimpleNamespace(**{**settings, "notifications": notifications, **pipeline}),
         environments=(
-            SimpleNamespace(account="222222222222", role_arn=None),
-            SimpleNamespace(account="111111111111", role_arn=None),
+            SimpleNamespace(name="qa", account="222222222222", role_arn=None),
+            SimpleNamespace(name="dev", account="111111111111", role_arn=None),
             SimpleNamespace(
-                account="333333333333", role_arn="arn:aws:iam::333333333333:role/custom"
+                name="edge",
+                account="333333333333",
+                role_arn="arn:aws:iam::333333333333:role/custom",
             ),
             SimpleNamespace(
-                account="111111111111", role_arn="arn:aws:iam::111111111111:role/aphex-deploy"
+                name="prod",
+                account="111111111111",
+                role_arn="arn:aws:iam::111111111111:role/aphex-deploy",
             ),
         ),
     )
@@ -49,18 +58,19 @@ def test_sample_config_mapping() -> None:
     assert infra_context(_sample()) == {
         keys.PIPELINE: "aphex-sample",
         keys.NAMESPACE: "argo",
-        keys.ACCOUNTS: "111111111111,222222222222",
+        keys.ENVIRONMENTS: "dev=111111111111,staging=111111111111,prod=222222222222",
         keys.RETENTION_DAYS: "90",
     }
 
 
-def test_model_mapping_keeps_only_custom_role_arns() -> None:
+def test_model_mapping_names_only_custom_role_arns() -> None:
+    """An environment is ``name=account`` unless it names a role other than the default."""
     assert infra_context(_model()) == {
         keys.PIPELINE: "orders",
         keys.NAMESPACE: "ci",
-        keys.ACCOUNTS: "111111111111,222222222222,333333333333",
+        keys.ENVIRONMENTS: "qa=222222222222,dev=111111111111,"
+        "edge=arn:aws:iam::333333333333:role/custom,prod=111111111111",
         keys.RETENTION_DAYS: "30",
-        keys.DEPLOY_ROLE_ARNS: "arn:aws:iam::333333333333:role/custom",
         keys.SNS_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:deploys",
     }
 
@@ -68,17 +78,45 @@ def test_model_mapping_keeps_only_custom_role_arns() -> None:
 def test_settings_read_the_mapping_back() -> None:
     settings = InfraSettings.from_context(infra_context(_model()).get)
     assert settings.pipeline == "orders"
+    assert settings.environments == (
+        TargetEnvironment("qa", "222222222222"),
+        TargetEnvironment("dev", "111111111111"),
+        TargetEnvironment("edge", "333333333333", "arn:aws:iam::333333333333:role/custom"),
+        TargetEnvironment("prod", "111111111111"),
+    )
     assert settings.accounts == ("111111111111", "222222222222", "333333333333")
+    # 333333333333's only environment uses its own role: no aphex-deploy stack there.
+    assert settings.deploy_role_accounts == ("111111111111", "222222222222")
+    assert [settings.deploy_role_arn(env) for env in settings.environments] == [
+        "arn:aws:iam::222222222222:role/aphex-deploy",
+        "arn:aws:iam::111111111111:role/aphex-deploy",
+        "arn:aws:iam::333333333333:role/custom",
+        "arn:aws:iam::111111111111:role/aphex-deploy",
+    ]
     assert settings.retention_days == 30
     assert settings.runs_retention_days == 365
-    assert settings.deploy_role_arn_patterns() == (
-        "arn:aws:iam::111111111111:role/aphex-deploy",
-        "arn:aws:iam::222222222222:role/aphex-deploy",
-        "arn:aws:iam::333333333333:role/aphex-deploy",
-        "arn:aws:iam::333333333333:role/custom",
-    )
-    assert settings.execution_role_name == "aphex-orders-workflow"
     assert settings.effective_external_id == "aphex-orders" == external_id("orders")
+
+
+def test_identity_names_are_the_contracts() -> None:
+    settings = InfraSettings.from_context(
+        {keys.PIPELINE: "orders", keys.SERVICE_ACCOUNT: "ci-bot"}.get
+    )
+    for identity, env in [
+        (Identity.BUILD, None),
+        (Identity.PIPELINE, None),
+        (Identity.DEPLOY, "dev"),
+        (Identity.NOTIFY, None),
+    ]:
+        assert settings.role_name(identity, env) == identity_role_name("orders", identity, env)
+        assert settings.service_account_of(identity, env) == identity_service_account(
+            "ci-bot", identity, env
+        )
+    assert settings.role_name(Identity.DEPLOY, "dev") == "aphex-orders-deploy-dev"
+    assert settings.service_account_of(Identity.PIPELINE) == "ci-bot"
+    assert settings.role_arn(Identity.BUILD, "aws", "123456789012") == (
+        "arn:aws:iam::123456789012:role/aphex-orders-build"
+    )
 
 
 def test_context_args_are_argv_entries() -> None:
@@ -101,13 +139,20 @@ def test_context_module_is_standalone() -> None:
     [
         ({}, "aphex:pipeline: required"),
         ({keys.PIPELINE: "Bad_Name"}, "DNS label"),
-        ({keys.PIPELINE: "p", keys.ACCOUNTS: "1234"}, "12-digit"),
+        ({keys.PIPELINE: "p", keys.ACCOUNTS: "111111111111"}, "aphex:accounts: replaced by"),
+        ({keys.PIPELINE: "p", keys.ENVIRONMENTS: "dev"}, "aphex:environments: expected NAME="),
+        ({keys.PIPELINE: "p", keys.ENVIRONMENTS: "Dev=111111111111"}, "aphex:environments"),
+        ({keys.PIPELINE: "p", keys.ENVIRONMENTS: "dev=1234"}, "aphex:environments: .*12-digit"),
+        (
+            {keys.PIPELINE: "p", keys.ENVIRONMENTS: "dev=111111111111,dev=222222222222"},
+            "aphex:environments: environment 'dev' is named twice",
+        ),
         ({keys.PIPELINE: "p", keys.RETENTION_DAYS: "0"}, "1..3650"),
         ({keys.PIPELINE: "p", keys.RETENTION_DAYS: "ninety"}, "whole number"),
         ({keys.PIPELINE: "p", keys.STACKS: "some"}, "'all' or 'artifacts'"),
         ({keys.PIPELINE: "p", keys.SNS_TOPIC_ARN: "topic"}, "SNS topic ARN"),
         ({keys.PIPELINE: "p", keys.OIDC_PROVIDER_ARN: "arn:x"}, "OIDC provider ARN"),
-        ({keys.PIPELINE: "p", keys.DEPLOY_ROLE_ARNS: "role"}, "IAM role ARNs"),
+        ({keys.PIPELINE: "p", keys.DEPLOY_ROLE_ARNS: "role"}, "aphex:deployRoleArns: replaced"),
         ({keys.PIPELINE: "p", keys.ARGO_AUTH_MODE: "none"}, "client, server or sso"),
         ({keys.PIPELINE: "p", keys.PUBLIC_ENDPOINT_CIDRS: "10.0.0.0"}, "IPv4 CIDRs"),
         ({keys.PIPELINE: "p", keys.ADMIN_ROLE_ARN: "admin"}, "an IAM role ARN"),
@@ -131,6 +176,7 @@ def test_settings_read_a_config_file(tmp_path: Path) -> None:
     settings = InfraSettings.from_context(explicit.get)
     assert settings.pipeline == "aphex-sample"
     assert settings.accounts == ("111111111111", "222222222222")
+    assert [env.name for env in settings.environments] == ["dev", "staging", "prod"]
     assert settings.stacks == "artifacts"
     assert settings.retention_days == 7  # an explicit -c key wins over the file
 
@@ -144,8 +190,9 @@ def test_an_unreadable_config_file_is_a_context_error(tmp_path: Path) -> None:
 def test_rbac_rules_are_the_generators() -> None:
     """The app's RBAC rules are the stage contract's: the ones local runs install and the
     fake API server enforces."""
-    from aphex_generator import sensor_rules, workflow_rules
+    from aphex_generator import identity_rules, sensor_rules
     from aphex_infra import k8s
 
-    assert k8s.workflow_rules("orders") == workflow_rules("orders")
+    for identity in Identity:
+        assert k8s.identity_rules("orders", identity) == identity_rules("orders", identity)
     assert k8s.sensor_rules("orders") == sensor_rules("orders")

@@ -23,7 +23,7 @@ PIPELINE_ACCOUNT = "999999999999"
 SAMPLE_CONTEXT: dict[str, str] = {
     "aphex:pipeline": PIPELINE,
     "aphex:namespace": "argo",
-    "aphex:accounts": "111111111111,222222222222",
+    "aphex:environments": "dev=111111111111,staging=111111111111,prod=222222222222",
     "aphex:retentionDays": "90",
     "aphex:snsTopicArn": TOPIC,
 }

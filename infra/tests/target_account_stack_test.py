@@ -9,11 +9,24 @@ import pytest
 from tests.helpers import PIPELINE, PIPELINE_ACCOUNT, cfn_lint_errors, resources
 
 from aphex_infra.nag import add_checks
-from aphex_infra.settings import InfraSettings
+from aphex_infra.settings import InfraSettings, TargetEnvironment
 from aphex_infra.stacks import new_app
 from aphex_infra.target_account_stack import AphexTargetAccountStack
 
 ACCOUNT = "111111111111"
+#: dev and staging deploy into ACCOUNT through its aphex-deploy; edge into ACCOUNT through a
+#: role of its own; prod into another account.
+SETTINGS = InfraSettings(
+    pipeline=PIPELINE,
+    environments=(
+        TargetEnvironment("dev", ACCOUNT),
+        TargetEnvironment("staging", ACCOUNT),
+        TargetEnvironment("edge", ACCOUNT, f"arn:aws:iam::{ACCOUNT}:role/edge-deployer"),
+        TargetEnvironment("prod", "222222222222"),
+    ),
+    pipeline_account=PIPELINE_ACCOUNT,
+    external_id="install-secret-4f1c",
+)
 
 
 @pytest.fixture(scope="module")
@@ -21,10 +34,7 @@ def template_path(module_tmp: Path) -> Path:
     from aws_cdk import Environment
 
     app = new_app(outdir=str(module_tmp))
-    settings = InfraSettings(
-        pipeline=PIPELINE, accounts=(ACCOUNT,), pipeline_account=PIPELINE_ACCOUNT
-    )
-    AphexTargetAccountStack(app, "Target", settings=settings, env=Environment(account=ACCOUNT))
+    AphexTargetAccountStack(app, "Target", settings=SETTINGS, env=Environment(account=ACCOUNT))
     add_checks(app)
     app.synth()
     return module_tmp / "Target.template.json"
@@ -45,18 +55,22 @@ def _join(value: Any) -> str:
     return "<" + value.get("Ref", next(iter(value))) + ">"
 
 
-def test_role_trusts_only_the_execution_role_with_external_id(template: dict[str, Any]) -> None:
+def test_role_trusts_only_this_accounts_environments_with_external_id(
+    template: dict[str, Any],
+) -> None:
     (role,) = resources(template, "AWS::IAM::Role").values()
     props = role["Properties"]
     assert props["RoleName"] == "aphex-deploy"
     (statement,) = props["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRole"
     assert _join(statement["Principal"]["AWS"]).endswith(f":iam::{PIPELINE_ACCOUNT}:root")
-    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": f"aphex-{PIPELINE}"}
-    principal_arn = _join(statement["Condition"]["ArnEquals"]["aws:PrincipalArn"])
-    assert principal_arn == (
-        f"arn:<AWS::Partition>:iam::{PIPELINE_ACCOUNT}:role/aphex-{PIPELINE}-workflow"
-    )
+    assert set(statement["Condition"]) == {"StringEquals", "ArnEquals"}
+    assert statement["Condition"]["StringEquals"] == {"sts:ExternalId": "install-secret-4f1c"}
+    principals = [_join(a) for a in statement["Condition"]["ArnEquals"]["aws:PrincipalArn"]]
+    assert principals == [
+        f"arn:<AWS::Partition>:iam::{PIPELINE_ACCOUNT}:role/aphex-{PIPELINE}-deploy-{env}"
+        for env in ("dev", "staging")
+    ]
 
 
 def test_role_may_only_assume_cdk_bootstrap_roles(template: dict[str, Any]) -> None:
@@ -77,3 +91,19 @@ def test_needs_the_pipeline_account() -> None:
     app = new_app()
     with pytest.raises(ValueError, match="aphex:pipelineAccount"):
         AphexTargetAccountStack(app, "T", settings=InfraSettings(pipeline=PIPELINE))
+
+
+def test_needs_an_environment_in_its_account() -> None:
+    from aws_cdk import Environment
+
+    app = new_app()
+    with pytest.raises(ValueError, match="nothing would be trusted"):
+        AphexTargetAccountStack(
+            app, "T", settings=SETTINGS, env=Environment(account="333333333333")
+        )
+
+
+def test_default_external_id() -> None:
+    from aphex_generator import external_id
+
+    assert InfraSettings(pipeline=PIPELINE).effective_external_id == external_id(PIPELINE)
