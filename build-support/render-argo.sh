@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the rendered manifests of argo/ from examples/sample-app/aphex-config.yaml:
 #   argo/events.yaml  EventBus, GitHub EventSource, Sensor (aphex_generator.render_events)
-#   argo/rbac.yaml    workflow and Sensor ServiceAccounts, Roles, RoleBindings (aphex_infra.k8s)
+#   argo/rbac.yaml    a ServiceAccount, Role and RoleBinding per identity, and the Sensor's
+#                     (aphex_infra.k8s)
 # argo/tests/argo_manifests_test.py and infra/tests/cluster_stack_test.py fail when these
 # files are stale. Needs python3 with PyYAML, pydantic, jsonschema and cel-python.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 CONFIG=examples/sample-app/aphex-config.yaml
 WEBHOOK_SECRET=aphex-github-webhook:secret
-# The role ARN's account is a placeholder: the real one is the ExecutionRoleArn output.
+# The role ARNs' account is a placeholder: the real one is the pipeline account.
 PIPELINE_ACCOUNT=123456789012
 export PYTHONPATH="packages/config/src:packages/generator/src:infra"
 
@@ -24,18 +25,19 @@ header() {
 } >argo/events.yaml.tmp
 mv argo/events.yaml.tmp argo/events.yaml
 
-read -r PIPELINE NAMESPACE < <(python3 -c '
+read -r PIPELINE NAMESPACE ENVIRONMENTS < <(python3 -c '
 import sys
 from aphex_config import load_config
 config = load_config(sys.argv[1])
-print(config.pipeline.name, config.pipeline.namespace)' "$CONFIG")
-ROLE_ARN="arn:aws:iam::${PIPELINE_ACCOUNT}:role/aphex-${PIPELINE}-workflow"
+print(config.pipeline.name, config.pipeline.namespace, ",".join(e.name for e in config.environments))' "$CONFIG")
 {
-  header "Replace ${PIPELINE_ACCOUNT} in the role ARN with the pipeline account (ExecutionRoleArn)."
+  header "Replace ${PIPELINE_ACCOUNT} in the role ARNs with the pipeline account (the artifacts stack's *RoleArn outputs)."
   python3 -c '
 import sys
 from aphex_infra import k8s
-sys.stdout.write(k8s.rbac_yaml(*sys.argv[1:]))' "$PIPELINE" "$NAMESPACE" aphex-pipeline "$ROLE_ARN"
+pipeline, namespace, base, environments, account = sys.argv[1:]
+sys.stdout.write(k8s.rbac_yaml(pipeline, namespace, base, environments.split(","), account))' \
+    "$PIPELINE" "$NAMESPACE" aphex-pipeline "$ENVIRONMENTS" "$PIPELINE_ACCOUNT"
 } >argo/rbac.yaml.tmp
 mv argo/rbac.yaml.tmp argo/rbac.yaml
 echo "rendered argo/events.yaml and argo/rbac.yaml"

@@ -104,7 +104,15 @@ def test_rbac_shape() -> None:
             {"kind": "ServiceAccount", "name": name, "namespace": "argo"}
         ]
     names = sorted(doc["metadata"]["name"] for doc in _by_kind(docs, "ServiceAccount"))
-    assert names == ["aphex-pipeline", "aphex-sensor"]
+    assert names == [
+        "aphex-pipeline",
+        "aphex-pipeline-build",
+        "aphex-pipeline-deploy-dev",
+        "aphex-pipeline-deploy-prod",
+        "aphex-pipeline-deploy-staging",
+        "aphex-pipeline-notify",
+        "aphex-sensor",
+    ]
     assert not [doc for doc in docs if doc["kind"].startswith("Cluster")]
 
 
@@ -135,14 +143,31 @@ def test_sensor_role_only_submits_workflows() -> None:
     assert sensor["spec"]["template"]["serviceAccountName"] == "aphex-sensor"
 
 
-def test_workflow_service_account_has_irsa_annotation() -> None:
-    (account,) = (
-        a
+def test_each_identity_service_account_has_its_irsa_annotation() -> None:
+    roles = {
+        a["metadata"]["name"]: a["metadata"].get("annotations", {}).get(
+            "eks.amazonaws.com/role-arn"
+        )
         for a in _by_kind(_docs("rbac.yaml"), "ServiceAccount")
-        if a["metadata"]["name"] == "aphex-pipeline"
-    )
-    arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-    assert arn == f"arn:aws:iam::123456789012:role/aphex-{PIPELINE}-workflow"
+    }
+    arn = "arn:aws:iam::123456789012:role/aphex-{}-{}".format
+    assert roles == {
+        "aphex-pipeline": arn(PIPELINE, "pipeline"),
+        "aphex-pipeline-build": arn(PIPELINE, "build"),
+        "aphex-pipeline-deploy-dev": arn(PIPELINE, "deploy-dev"),
+        "aphex-pipeline-deploy-staging": arn(PIPELINE, "deploy-staging"),
+        "aphex-pipeline-deploy-prod": arn(PIPELINE, "deploy-prod"),
+        "aphex-pipeline-notify": arn(PIPELINE, "notify"),
+        "aphex-sensor": None,
+    }
+
+
+def test_only_the_pipeline_identity_touches_workflows() -> None:
+    """Every other identity's Role only reports outputs, as Argo's executor does."""
+    for role in _by_kind(_docs("rbac.yaml"), "Role"):
+        if role["metadata"]["name"] in ("aphex-pipeline", "aphex-sensor"):
+            continue
+        assert _rules(role) == {("argoproj.io", "workflowtaskresults"): ["create", "patch"]}
 
 
 @pytest.mark.parametrize("key", ["secret", "url", "token"])
