@@ -32,7 +32,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from aphex_generator import ENVIRONMENT, PIPELINE, TEST, Identity
+from aphex_generator import ENVIRONMENT, PIPELINE, TEST, UPLOAD, VALIDATION, Identity
 from aphex_infra.nag import acknowledge
 from aphex_infra.settings import METRIC_NAMESPACE, InfraSettings, TargetEnvironment
 
@@ -340,6 +340,17 @@ class AphexArtifactsStack(Stack):
                 "The write-once artifact files of a commit's upload (the tarball, its "
                 "manifest and latest.json); commit and upload time are per run.",
             ),
+            self._objects(
+                "RunStart",
+                ["s3:PutObject"],
+                [
+                    f"runs/{pipeline}/workflows/*/run.json",
+                    f"runs/{pipeline}/????/??/??/*.json",
+                ],
+                "Validation marks the run as started (aphex_monitoring.layout.start_key and "
+                "run_key): the workflow name and the date are per run.",
+            ),
+            self._stage_records([VALIDATION.name, UPLOAD.name]),
             self._argo_logs(),
         ]
 

@@ -209,10 +209,15 @@ def _object(key: str) -> str:
 
 #: Keys no build may write: run records, heads, the infra record, deployed pointers, and
 #: the environments' outputs beside an artifact.
-NOT_BUILD = [
+#: Validation marks the run as started, and validation and upload record their stages.
+BUILD_RECORDS = [
     f"runs/{PIPELINE}/2026/12/03/{PIPELINE}-abc.json",
     f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/run.json",
     f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/stages/validation.json",
+    f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/stages/upload.json",
+]
+NOT_BUILD = [
+    f"runs/{PIPELINE}/workflows/{PIPELINE}-abc/stages/environment.prod.json",
     f"{PIPELINE}/head.json",
     f"{PIPELINE}/environments/dev.json",
     f"{PIPELINE}/infra/deployed.json",
@@ -261,9 +266,11 @@ def test_build_role_writes_only_the_artifact(template: dict[str, Any]) -> None:
     assert _allows(statements, "s3:PutObject", _object(f"{PIPELINE}/{SHA}/latest.json"))
     assert _allows(statements, "s3:GetObject", _object(f"{PIPELINE}/{SHA}/latest.json"))
     assert _allows(statements, "s3:PutObject", _object(f"{PIPELINE}/argo/w/pod/main.log"))
+    for key in BUILD_RECORDS:
+        assert _allows(statements, "s3:PutObject", _object(key)), key
     for key in NOT_BUILD:
         assert not _allows(statements, "s3:PutObject", _object(key)), key
-    for key in NOT_BUILD[:7]:
+    for key in BUILD_RECORDS + NOT_BUILD[:5]:
         assert not _allows(statements, "s3:GetObject", _object(key)), key
     bucket = statements["Bucket"]
     assert bucket["Condition"] == {"StringLikeIfExists": {"s3:prefix": [f"{PIPELINE}/*"]}}
