@@ -390,7 +390,7 @@ def test_explicit_deny_wins_and_unmet_conditions_do_not_deny(aws: Aws) -> None:
 # -- the real CDK CLI --------------------------------------------------------------------
 
 
-def _tiny_assembly(out: Path, stack: str, parameter: str) -> Path:
+def _tiny_assembly(out: Path, stack: str, parameter: str) -> tuple[Path, str]:
     """A hand-written cloud assembly of one stack with one SSM parameter, synthesized the
     way the DefaultStackSynthesizer does (the template is a file asset published through
     the bootstrap's file-publishing role; the deploy role deploys it)."""
@@ -463,7 +463,7 @@ def _tiny_assembly(out: Path, stack: str, parameter: str) -> Path:
         },
     }
     (out / "manifest.json").write_text(json.dumps(manifest))
-    return out
+    return out, f"{digest}.json"
 
 
 def test_cdk_deploy_through_bootstrap_roles(aws: Aws, cdk_cli: Path, tmp_path: Path) -> None:
@@ -495,14 +495,23 @@ def test_cdk_deploy_through_bootstrap_roles(aws: Aws, cdk_cli: Path, tmp_path: P
             target=local.with_credentials(credentials), cli=cdk_cli, on_line=lines.append
         )
 
-    ok = _tiny_assembly(tmp_path / "ok.out", "TinyOk", "/aphex/iam/ok")
+    # The bootstrap roles' trust: the account (a bare id) with Null sts:ExternalId.
+    deploy_role = f"cdk-hnb659fds-deploy-role-{ACCOUNT}-{REGION}"
+    deployer = aws.client("sts", aws.session("deployer"))
+    _denied(aws.assume, deployer, ACCOUNT, deploy_role, ExternalId="any")
+    aws.assume(deployer, ACCOUNT, deploy_role)
+
+    ok, template_key = _tiny_assembly(tmp_path / "ok.out", "TinyOk", "/aphex/iam/ok")
     runner("deployer").deploy(ok, ["TinyOk"], tmp_path / "ok.json")
+    # The template went up through the file-publishing role (aws:ResourceAccount condition).
+    staging = aws.as_admin("s3").list_objects_v2(Bucket=f"cdk-hnb659fds-assets-{ACCOUNT}-{REGION}")
+    assert template_key in [o["Key"] for o in staging.get("Contents", [])]
     ssm = aws.as_admin("ssm")
     assert ssm.get_parameter(Name="/aphex/iam/ok")["Parameter"]["Value"] == "deployed"
     stacks = aws.as_admin("cloudformation").describe_stacks(StackName="TinyOk")["Stacks"]
     assert stacks[0]["StackStatus"] == "CREATE_COMPLETE"
 
-    refused = _tiny_assembly(tmp_path / "refused.out", "TinyRefused", "/aphex/iam/refused")
+    refused, _ = _tiny_assembly(tmp_path / "refused.out", "TinyRefused", "/aphex/iam/refused")
     with pytest.raises(CdkError):
         runner("no-grant").deploy(refused, ["TinyRefused"], tmp_path / "refused.json")
     with pytest.raises(ClientError):

@@ -14,18 +14,25 @@ runs with only its own role's permissions:
 * permission policies are evaluated without any request context, so conditions on
   ``aws:PrincipalArn``, ``s3:prefix``, ``aws:ResourceAccount``... cannot work, and only
   ``StringEquals`` is understood (other operators are silently treated as satisfied);
-* a role in another account is not found, so its trust policy is never checked.
+* a role in another account is not found, so its trust policy is never checked;
+* CloudWatch calls are authorized as ``monitoring:...`` (the signing name), not
+  ``cloudwatch:...``; SSM parameter calls against ``*`` instead of the parameter's ARN;
+* what moto's CloudFormation makes of the CDK bootstrap stack cannot be evaluated: policy
+  documents stored as objects (``KeyError``), ``null`` statements left by
+  ``Fn::If``/``AWS::NoValue``, and no ``ManagedPolicyArns`` attached at all (nor can an AWS
+  managed policy be attached unless ``MOTO_IAM_LOAD_MANAGED_POLICIES`` loads all of them).
 
-:func:`install` monkeypatches exactly those functions (each replacement's docstring says what
-it corrects). Evaluation is otherwise moto's: action and resource matching (moto's patterns,
+:func:`install` monkeypatches those functions (each replacement's docstring says what it
+corrects). Evaluation is otherwise moto's: action and resource matching (moto's patterns,
 and the resource moto determines for the request, often ``*``), identity policies of the
 user or of the assumed role. Explicit Deny wins, otherwise any applicable Allow permits;
 ``sts:AssumeRole`` needs an Allow from the caller's policies *and* from the role's trust
 policy (stricter than AWS in one case: a same-account trust policy naming the caller's ARN
 directly would suffice on AWS). Not modelled: resource-based policies (bucket policies...),
-session policies, permission boundaries, SCPs, policy variables, ``aws:SecureTransport``.
-A role that does not exist can still be assumed (moto's behaviour; only the caller's
-policies are checked then).
+session policies, permission boundaries, SCPs, policy variables, ``sts:TagSession``,
+``aws:SecureTransport``. A role that does not exist can still be assumed (moto's behaviour;
+only the caller's policies are checked then). Every refusal is logged to the server's
+stderr (its log file) as ``moto_iam: AccessDenied: <caller> <action> on <resource>: <why>``.
 
 Use ``python -m aphex_stages.local.moto_server`` to run a moto server with the shim installed.
 """
@@ -35,7 +42,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
-import logging
 import re
 import sys
 from collections.abc import Mapping
@@ -50,8 +56,6 @@ __all__ = [
     "request_context",
     "request_resources",
 ]
-
-log = logging.getLogger(__name__)
 
 _installed = False
 
@@ -120,10 +124,9 @@ _NEGATED = {
 }
 
 
-def _glob(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+def _glob(pattern: str, value: str) -> bool:
     regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    flags = re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL
-    return re.fullmatch(regex, value, flags) is not None
+    return re.fullmatch(regex, value, re.DOTALL) is not None
 
 
 def _arn_like(pattern: str, value: str) -> bool:
@@ -192,7 +195,7 @@ def _condition_met(operator: str, key: str, expected: Any, context: ContextValue
         operator = operator[: -len("IfExists")]
     negated = operator in _NEGATED
     if _value_matches(operator, "", "") is None:
-        log.warning("moto_iam: unsupported condition operator %s: statement not applied", operator)
+        _say(f"unsupported condition operator {operator}: the statement does not apply")
         return False
 
     def one(value: str) -> bool:
@@ -213,16 +216,17 @@ def _condition_met(operator: str, key: str, expected: Any, context: ContextValue
     return any(one(value) for value in actual)
 
 
-def conditions_met(condition: Mapping[str, Any] | None, context: ContextValues) -> bool:
+def conditions_met(condition: Mapping[str, Any] | None, context: Mapping[str, Any]) -> bool:
     """Whether a statement's ``Condition`` block holds for the request ``context``.
 
-    ``context`` maps lower-cased condition keys to their values. Every operator and every key
+    ``context`` maps condition keys (any case) to their values. Every operator and every key
     must hold; the values listed for one key are alternatives (for negated operators: none
     may match). A missing key fails a condition except with ``...IfExists``, a negated
     operator, ``ForAllValues:`` or ``Null: true``. Unknown operators fail (logged).
     """
     if not condition:
         return True
+    context = _normalise_context(context)
     for operator, keys in condition.items():
         if not isinstance(keys, Mapping):
             return False
@@ -445,9 +449,7 @@ def _statement_check_conditions(self: Any, incoming_condition_values: Any) -> bo
     satisfied, and is only given ``sts:ExternalId``. This evaluates the operators AWS
     documents (see :func:`conditions_met`) against the context :func:`request_context` built.
     """
-    return conditions_met(
-        self._statement.get("Condition"), _normalise_context(incoming_condition_values)
-    )
+    return conditions_met(self._statement.get("Condition"), incoming_condition_values or {})
 
 
 def _find_role(request: Any, role_arn: str) -> Any:
@@ -504,13 +506,13 @@ def _request_check_action_permitted(self: Any, resource: str) -> None:
                 _deny(self, resource, "the role's trust policy does not allow it")
 
 
+def _say(message: str) -> None:
+    # One line in the server's log (its stderr): the SDK's error rarely says enough.
+    print(f"moto_iam: {message}", file=sys.stderr, flush=True)
+
+
 def _deny(request: Any, resource: str, why: str) -> None:
-    # One line in the server's log: the SDK's error rarely says which call was refused.
-    print(
-        f"moto_iam: AccessDenied: {request._access_key.arn} {request._action} on {resource}: {why}",
-        file=sys.stderr,
-        flush=True,
-    )
+    _say(f"AccessDenied: {request._access_key.arn} {request._action} on {resource}: {why}")
     request._raise_access_denied()
 
 
