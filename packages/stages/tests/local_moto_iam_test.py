@@ -290,6 +290,16 @@ def test_assume_role_trust_root_with_conditions(aws: Aws) -> None:
             json.loads(_trust_root())["Statement"][0],
         ),
     )
+    aws.role(
+        "by-role",  # trusts the role "caller" itself: its sessions, nobody else
+        _policy(
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/caller"},
+                "Action": "sts:AssumeRole",
+            }
+        ),
+    )
     aws.role("local-only", _trust_root())  # trusts account ACCOUNT only
     aws.role("trusts-other", _trust_root(OTHER))  # trusts account OTHER only
     aws.role("foreign", _trust_root(ACCOUNT), assume_any, account=OTHER)
@@ -306,6 +316,9 @@ def test_assume_role_trust_root_with_conditions(aws: Aws) -> None:
     assert target["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/target/right"
     aws.client("s3", creds).list_buckets()
 
+    aws.assume(caller, ACCOUNT, "by-role")
+    _denied(aws.assume, other, ACCOUNT, "by-role")
+    _denied(aws.assume, aws.as_admin("sts"), ACCOUNT, "by-role")
     aws.session("mixed")  # the admin, trusted through the account
     # Across accounts: a :root trust admits that account's principals only.
     foreign = aws.client("sts", aws.session("foreign", account=OTHER))
