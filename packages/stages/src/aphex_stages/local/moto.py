@@ -4,12 +4,29 @@ The server listens on ``127.0.0.1`` but is addressed as ``http://localhost:PORT`
 moto only recognises path-style S3 URLs whose host says ``localhost``.
 Its stdout and stderr go to a log file whose path is :attr:`MotoServer.log_path`;
 moto's own tracebacks (the real cause behind a confusing SDK error) end up there.
+
+The server is ``python -m aphex_stages.local.moto_server``: moto's own server with
+:mod:`aphex_stages.local.moto_iam` installed, so that IAM authorization, once switched on,
+evaluates trust and permission policies as AWS does. Authorization is off by default: any
+credentials work. To run every task with only its own role's permissions:
+
+1. set up with authorization off and the fixed test credentials (``cdk bootstrap``, roles
+   and their policies, buckets...);
+2. :func:`ensure_local_admin` makes (or refreshes) an IAM user allowed everything and returns
+   its access key;
+3. :func:`set_moto_auth` ``(endpoint, True)``: from the next request on, every call is
+   authenticated (unknown keys are refused) and authorized;
+4. from then on use the admin key, or credentials of roles assumed with it (or with a
+   session that may assume them); each session has only its role's permissions.
+
+:meth:`MotoServer.reset` also forgets the admin user: switch authorization off first.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -23,7 +40,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["MotoServer", "MotoServerError", "free_port", "start_moto_server"]
+__all__ = [
+    "LOCAL_ADMIN_USER",
+    "MotoServer",
+    "MotoServerError",
+    "child_pythonpath",
+    "ensure_local_admin",
+    "free_port",
+    "set_moto_auth",
+    "start_moto_server",
+]
+
+#: The IAM user :func:`ensure_local_admin` makes in moto's default account.
+LOCAL_ADMIN_USER = "aphex-local-admin"
+#: moto's default account: requests with unknown credentials land there while auth is off.
+DEFAULT_ACCOUNT = "123456789012"
+_ADMIN_POLICY = json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+)
 
 
 class MotoServerError(RuntimeError):
@@ -104,6 +138,72 @@ def _answers(endpoint: str) -> bool:
         return False
 
 
+def child_pythonpath(base: str | None = None) -> str:
+    """PYTHONPATH for a child interpreter that must import what this one imports.
+
+    This interpreter's ``sys.path`` (a Pants/pex sandbox, a checkout's source roots, a venv
+    with aphex-stages installed from a wheel), then the entries of ``base`` (default: the
+    current ``PYTHONPATH``) not already listed.
+    """
+    base = os.environ.get("PYTHONPATH", "") if base is None else base
+    entries: list[str] = []
+    for entry in [*sys.path, *base.split(os.pathsep)]:
+        if not entry:
+            continue
+        entry = os.path.abspath(entry)
+        if entry not in entries:
+            entries.append(entry)
+    return os.pathsep.join(entries)
+
+
+def set_moto_auth(endpoint: str, on: bool) -> None:
+    """Switch moto's IAM authentication and authorization on or off (``/moto-api/reset-auth``).
+
+    On: from the next request on, every call must be signed with a known access key and be
+    allowed by its user's or role's policies. Off: any credentials work (moto's default).
+    """
+    request = urllib.request.Request(
+        f"{endpoint.rstrip('/')}/moto-api/reset-auth",
+        data=b"0" if on else b"inf",
+        # Not form-encoded (urllib's default): moto reads the raw body, which werkzeug
+        # would otherwise have consumed as a form.
+        headers={"Content-Type": "text/plain"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = json.loads(response.read() or b"{}")
+    if body.get("status") != "ok":
+        raise MotoServerError(f"moto refused reset-auth: {body}")
+
+
+def ensure_local_admin(endpoint: str, region: str = "us-east-1") -> tuple[str, str]:
+    """(access key id, secret) of a fresh key of IAM user :data:`LOCAL_ADMIN_USER`.
+
+    Call with authorization off (it signs with the fixed test credentials). Creates the user
+    in moto's default account if needed, with an inline policy allowing ``*`` on ``*``, deletes
+    its older access keys but the newest (moto allows two, and a task may still use the last
+    one) and creates a new one.
+    """
+    import boto3  # a runtime dependency of aphex-stages; imported lazily
+
+    iam = boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name=region,
+    ).client("iam", endpoint_url=endpoint)
+    with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+        iam.create_user(UserName=LOCAL_ADMIN_USER)
+    iam.put_user_policy(
+        UserName=LOCAL_ADMIN_USER, PolicyName="allow-everything", PolicyDocument=_ADMIN_POLICY
+    )
+    keys = iam.list_access_keys(UserName=LOCAL_ADMIN_USER)["AccessKeyMetadata"]
+    keys.sort(key=lambda key: key["CreateDate"])
+    for key in keys[:-1]:
+        iam.delete_access_key(UserName=LOCAL_ADMIN_USER, AccessKeyId=key["AccessKeyId"])
+    created = iam.create_access_key(UserName=LOCAL_ADMIN_USER)["AccessKey"]
+    return str(created["AccessKeyId"]), str(created["SecretAccessKey"])
+
+
 def start_moto_server(
     *,
     port: int | None = None,
@@ -112,7 +212,9 @@ def start_moto_server(
     timeout: float = 30.0,
     attempts: int = 3,
 ) -> MotoServer:
-    """Start ``python -m moto.server`` on a free port and wait until it answers.
+    """Start ``python -m aphex_stages.local.moto_server`` (moto's server with the IAM shim)
+    on a free port and wait until it answers. IAM authorization is off (see
+    :func:`set_moto_auth`).
 
     Raises :class:`MotoServerError` (naming the log file) if it does not come up.
     A port taken between choosing and binding is retried ``attempts`` times.
@@ -120,13 +222,15 @@ def start_moto_server(
     directory = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="moto-"))
     directory.mkdir(parents=True, exist_ok=True)
     last_error = "not started"
+    env = {**os.environ, "PYTHONPATH": child_pythonpath()}
     for _ in range(max(1, attempts)):
         chosen = port if port is not None else free_port(host)
         log_path = directory / f"moto-{chosen}-{uuid.uuid4().hex[:8]}.log"
         log_file = open(log_path, "ab")  # noqa: SIM115 - closed by MotoServer.stop
         process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", host, "-p", str(chosen)],
+            [sys.executable, "-m", "aphex_stages.local.moto_server", "-H", host, "-p", str(chosen)],
             stdout=log_file,
+            env=env,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             # Its own session: a Ctrl-C at the terminal must not stop AWS before the run
