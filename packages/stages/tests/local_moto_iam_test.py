@@ -266,6 +266,26 @@ def test_put_object_only_under_allowed_prefix(aws: Aws) -> None:
     assert aws.as_admin("s3").get_object(Bucket="bucket", Key="prefix/x")["Body"].read() == b"x"
 
 
+def test_question_mark_matches_exactly_one_character(aws: Aws) -> None:
+    """IAM's ``?`` (as the build role's ``<pipeline>/<40 x ?>/...`` keys use it)."""
+    aws.setup("s3").create_bucket(Bucket="bucket")
+    aws.role(
+        "writer",
+        _trust_root(),
+        {
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": "arn:aws:s3:::bucket/p/" + "?" * 8 + "/a.b",
+        },
+    )
+    aws.auth_on()
+    s3 = aws.client("s3", aws.session("writer"))
+    s3.put_object(Bucket="bucket", Key="p/01234567/a.b", Body=b"x")
+    _denied(s3.put_object, Bucket="bucket", Key="p/0123456/a.b", Body=b"x")  # one short
+    _denied(s3.put_object, Bucket="bucket", Key="p/head.json/a.b", Body=b"x")  # too long
+    _denied(s3.put_object, Bucket="bucket", Key="p/01234567/aXb", Body=b"x")  # "." is literal
+
+
 def test_assume_role_trust_root_with_conditions(aws: Aws) -> None:
     assume_any = {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}
     aws.role(

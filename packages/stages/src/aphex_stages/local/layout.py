@@ -8,7 +8,14 @@ from pathlib import Path
 from aphex_config import AphexConfig, parse_config
 from aphex_generator import CONFIG_FILE
 
-__all__ = ["LOCAL_BUCKET", "LocalPaths", "LocalRunError", "config_at", "config_bytes_at", "resolve_commit"]
+__all__ = [
+    "LOCAL_BUCKET",
+    "LocalPaths",
+    "LocalRunError",
+    "config_at",
+    "config_bytes_at",
+    "resolve_commit",
+]
 
 #: The artifact bucket of local runs (in the embedded AWS).
 LOCAL_BUCKET = "aphex-local-artifacts"

@@ -130,7 +130,7 @@ class MotoServer:
         self.stop()
 
 
-def _answers(endpoint: str) -> bool:
+def is_moto_server(endpoint: str) -> bool:
     try:
         with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1) as response:
             return bool(response.status == 200)
@@ -246,7 +246,7 @@ def start_moto_server(
                 break
             # "Running on" in our own log proves that *this* process bound the port
             # (another server answering on a reused port would fool a bare probe).
-            if "Running on" in server.log_text() and _answers(server.endpoint):
+            if "Running on" in server.log_text() and is_moto_server(server.endpoint):
                 atexit.register(server.stop)  # no orphan if the test run is cut short
                 return server
             time.sleep(0.05)

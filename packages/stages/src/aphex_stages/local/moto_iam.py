@@ -124,9 +124,12 @@ _NEGATED = {
 }
 
 
+def _glob_regex(pattern: str) -> str:
+    return "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
+
+
 def _glob(pattern: str, value: str) -> bool:
-    regex = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    return re.fullmatch(_glob_regex(pattern), value, re.DOTALL) is not None
 
 
 def _arn_like(pattern: str, value: str) -> bool:
@@ -430,6 +433,17 @@ def _statement_is_action_permitted(
     return PermissionResult.PERMITTED
 
 
+def _statement_match(pattern: str, string: str) -> re.Match[str] | None:
+    """``IAMPolicyStatement._match``, corrected.
+
+    moto turns only ``*`` into a regex and leaves every other character as regex syntax, so
+    IAM's ``?`` wildcard (one character) becomes a quantifier (forty of them do not even
+    compile) and a ``.`` matches anything. Both wildcards are IAM's, the rest is literal.
+    (A match object or None, as moto's callers test both truth and ``is not None``.)
+    """
+    return re.fullmatch(_glob_regex(pattern), string, re.DOTALL)
+
+
 def _statement_check_principal(self: Any, principal: str) -> bool:
     """``IAMPolicyStatement._check_principal``, corrected.
 
@@ -635,6 +649,7 @@ def install() -> None:
     statement.is_action_permitted = _statement_is_action_permitted
     statement._check_principal = _statement_check_principal
     statement._check_conditions = _statement_check_conditions
+    statement._match = staticmethod(_statement_match)
     _original_policy_init = access_control.IAMPolicy.__init__
     access_control.IAMPolicy.__init__ = _policy_init
     request = access_control.IAMRequestBase
