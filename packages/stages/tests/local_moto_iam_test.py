@@ -552,3 +552,27 @@ def test_cdk_deploy_through_bootstrap_roles(aws: Aws, cdk_cli: Path, tmp_path: P
     assert "TinyRefused" not in {
         s["StackName"] for s in aws.as_admin("cloudformation").describe_stacks()["Stacks"]
     }
+
+
+def test_calls_that_name_a_resource_are_checked_against_it(aws: Aws) -> None:
+    """moto checks these against ``*``: the shim uses the log group, topic or stack named."""
+    aws.setup("s3").create_bucket(Bucket="bucket")
+    topic = aws.setup("sns").create_topic(Name="mine")["TopicArn"]
+    other = aws.setup("sns").create_topic(Name="other")["TopicArn"]
+    group = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aphex/mine"
+    aws.role(
+        "scoped",
+        _trust_root(),
+        {"Effect": "Allow", "Action": "sns:Publish", "Resource": topic},
+        {"Effect": "Allow", "Action": "logs:CreateLogGroup", "Resource": group},
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bucket"},
+    )
+    aws.auth_on()
+    session = aws.session("scoped")
+    sns = aws.client("sns", session)
+    sns.publish(TopicArn=topic, Message="hi")
+    _denied(sns.publish, TopicArn=other, Message="hi")
+    logs = aws.client("logs", session)
+    logs.create_log_group(logGroupName="/aphex/mine")
+    _denied(logs.create_log_group, logGroupName="/aphex/theirs")
+    aws.client("s3", session).head_bucket(Bucket="bucket")  # needs s3:ListBucket, as on AWS

@@ -361,11 +361,39 @@ _SSM_PARAMETER_ACTIONS = {
 }
 
 
+def _named_resource(request: Any) -> str | None:
+    """The ARN of the log group or stream, SNS topic or CloudFormation stack a request
+    names (moto authorizes these calls against ``*``, which no scoped policy matches)."""
+    service, _, name = request._action.partition(":")
+    data: Mapping[str, Any] = request._data or {}
+
+    def field(key: str) -> str | None:
+        return _first(data, key) or _body_field(request._body, key)
+
+    where = f"{request._region}:{request.account_id}"
+    partition = request._access_key.partition
+    if service == "logs" and (group := field("logGroupName")):
+        arn = f"arn:{partition}:logs:{where}:log-group:{group}"
+        stream = field("logStreamName")
+        return f"{arn}:log-stream:{stream}" if stream else arn
+    if service == "sns" and name == "Publish":
+        return field("TopicArn")
+    if service == "cloudformation" and (stack := field("StackName")):
+        return (
+            stack
+            if stack.startswith("arn:")
+            else f"arn:{partition}:cloudformation:{where}:stack/{stack}/*"
+        )
+    return None
+
+
 def request_resources(request: Any, resource: str) -> list[str]:
     """The resources a request is authorized against: moto's ``resource``, except where moto
-    says ``*`` for an SSM parameter call (the CDK's deploy role may only read the bootstrap
-    version parameter): then each named parameter's ARN."""
+    says ``*`` for a call that names one: an SSM parameter (the CDK's deploy role may only
+    read the bootstrap version parameter), a log group or stream, an SNS topic, a stack."""
     service, _, name = request._action.partition(":")
+    if resource == "*" and (named := _named_resource(request)) is not None:
+        return [named]
     if resource != "*" or service != "ssm" or name not in _SSM_PARAMETER_ACTIONS:
         return [resource]
     body: Any = None
@@ -619,6 +647,9 @@ def _role_from_cloudformation(cls: Any, *args: Any, **kwargs: Any) -> Any:
 
 #: Services whose SigV4 signing name differs from their IAM action prefix.
 _IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses"}
+#: Actions moto names after the API call where IAM names the permission it needs
+#: (HeadBucket needs s3:ListBucket).
+_IAM_ACTION = {"s3:HeadBucket": "s3:ListBucket"}
 
 _original_request_init: Any = None
 
@@ -628,12 +659,14 @@ def _request_init(self: Any, *args: Any, **kwargs: Any) -> None:
 
     moto names the action after the service of the request's SigV4 credential scope, which
     for CloudWatch is ``monitoring`` (and ``email`` for SES): policies say
-    ``cloudwatch:PutMetricData``, which never matched ``monitoring:PutMetricData``.
+    ``cloudwatch:PutMetricData``, which never matched ``monitoring:PutMetricData``. And it
+    names some actions after the API call, not the permission IAM checks (``_IAM_ACTION``).
     """
     _original_request_init(self, *args, **kwargs)
     service, _, name = self._action.partition(":")
     if service in _IAM_PREFIX:
         self._action = f"{_IAM_PREFIX[service]}:{name}"
+    self._action = _IAM_ACTION.get(self._action, self._action)
 
 
 def install() -> None:

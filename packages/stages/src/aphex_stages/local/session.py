@@ -81,7 +81,8 @@ from aphex_stages.termination import terminate_as_interrupt
 __all__ = ["LocalRunError", "LocalRunOptions", "default_image", "run_local"]
 
 #: The install-time context of the pipeline's own stacks here: only the part moto can hold.
-LOCAL_INFRA_CONTEXT = "aphex:stacks=artifacts"
+#: (The artifacts stack makes the local runs' bucket and grants each role its part.)
+LOCAL_INFRA_CONTEXT = f"aphex:stacks=artifacts,aphex:bucketName={LOCAL_BUCKET}"
 #: The claim of the deploy and test pods' toolchain cache in local runs.
 TOOLCHAIN_CLAIM = "aphex-toolchains"
 
@@ -212,9 +213,6 @@ class LocalRun:
         moto = open_iam(aws)
         if self.launcher is not None:
             self.launcher.prepare()  # its imports run while the CDK bootstraps
-        s3 = aws.client("s3")
-        s3.create_bucket(Bucket=LOCAL_BUCKET)
-        restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         pairs = [(e.account, e.region) for e in self.config.environments]
         # The pipeline's own account, where its stacks go.
         account = aws.client("sts").get_caller_identity()["Account"]
@@ -226,8 +224,12 @@ class LocalRun:
             raise LocalRunError(f"cdk bootstrap failed: {error}") from None
         external_id = ensure_external_id(self.paths.secrets).read_text("utf-8").strip()
         strict = moto and bool(self._host_infra_app())
-        if strict:
+        s3 = aws.client("s3")
+        if strict:  # the artifacts stack makes the bucket, as on AWS
             self._install_pipeline_stacks(aws, account, external_id, cdk_cli)
+        else:
+            s3.create_bucket(Bucket=LOCAL_BUCKET)
+        restored = restore_records(s3, LOCAL_BUCKET, self.paths.records)
         generator_settings = generator_settings_from_env(settings)
         try:
             install_namespace(admin, self.namespace, self.pipeline)
