@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from generator_cases import SETTINGS, config_from, minimal_config, sample
-from layout_test import _big, _layout
 
 from aphex_generator import (
     BUILD,
@@ -18,6 +17,7 @@ from aphex_generator import (
     OUTPUTS_DIR,
     UPLOAD,
     UPLOAD_CONTAINER,
+    Annotation,
     EnvVar,
     Output,
     render_workflow_template,
@@ -36,6 +36,22 @@ CREDENTIALS = {
 }
 
 
+def _many_environments(count: int) -> dict[str, Any]:
+    """A config past the per-environment layout's limits (the compact layout)."""
+    data = minimal_config()
+    data["environments"] = [
+        {
+            "name": f"e{i:03d}",
+            "account": "111111111111",
+            "region": "us-east-1",
+            "stacks": [{"name": "App"}],
+            "tests": {"commands": ["pytest"]},
+        }
+        for i in range(count)
+    ]
+    return data
+
+
 def _build(doc: dict[str, Any]) -> dict[str, Any]:
     (template,) = (t for t in doc["spec"]["templates"] if t["name"] == BUILD.task)
     return template
@@ -43,8 +59,8 @@ def _build(doc: dict[str, Any]) -> dict[str, Any]:
 
 def _documents() -> list[tuple[str, dict[str, Any]]]:
     settings = SETTINGS.with_changes(aws_region="eu-west-1")
-    compact = render_workflow_template(config_from(_big(200, tests=True, manual_every=3)), settings)
-    assert _layout(compact) == "compact"
+    compact = render_workflow_template(config_from(_many_environments(200)), settings)
+    assert compact["metadata"]["annotations"][Annotation.LAYOUT] == "compact"
     docs = [
         (name, render_workflow_template(sample(name), settings))
         for name in ("linear", "approval", "waves")
