@@ -40,12 +40,19 @@ def test_render_json_and_settings_flags(capsys: pytest.CaptureFixture[str]) -> N
     doc = json.loads(capsys.readouterr().out)
     assert doc["metadata"]["namespace"] == "ns"
     assert doc["spec"]["serviceAccountName"] == "sa"
-    images = {
-        t["name"]: t["container"]["image"] for t in doc["spec"]["templates"] if "container" in t
+    containers = {
+        f"{t['name']}/{c['name']}": c
+        for t in doc["spec"]["templates"]
+        if "containerSet" in t
+        for c in t["containerSet"]["containers"]
     }
-    assert images["build"] == "reg/b:1" and images["deploy-dev"] == "reg/d:1"
-    env = {t["name"]: t["container"]["env"] for t in doc["spec"]["templates"] if "container" in t}
-    assert {"name": "APHEX_ARTIFACT_BUCKET", "value": "b"} in env["build"]
+    containers.update(
+        {t["name"]: t["container"] for t in doc["spec"]["templates"] if "container" in t}
+    )
+    images = {name: c["image"] for name, c in containers.items()}
+    assert images["build/build"] == images["build/main"] == "reg/b:1"
+    assert images["deploy-dev"] == "reg/d:1"
+    assert {"name": "APHEX_ARTIFACT_BUCKET", "value": "b"} in containers["build/main"]["env"]
 
 
 def test_events_needs_a_webhook_secret(capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,11 +9,13 @@ from generator_cases import SETTINGS, sample
 
 from aphex_generator import (
     BUILD,
+    BUILD_OUTPUT_VOLUME,
     ENVIRONMENT,
     NOTIFY,
     PIPELINE,
     STAGES,
     TEMPLATE_ENV,
+    TEST,
     TOOLCHAIN_MOUNT,
     TOOLCHAIN_VOLUME,
     UPLOAD,
@@ -76,15 +78,28 @@ def test_the_template_uses_the_contract_and_dumps_cleanly() -> None:
     doc = render_workflow_template(sample("approval"), settings)
     text = dump_yaml(doc)  # a StrEnum anywhere in the document would make this fail
     assert json.loads(json.dumps(doc)) == doc
-    containers = [t["container"] for t in doc["spec"]["templates"] if "container" in t]
+    templates = doc["spec"]["templates"]
+    containers = [t["container"] for t in templates if "container" in t]
+    containers += [
+        c for t in templates if "containerSet" in t for c in t["containerSet"]["containers"]
+    ]
     assert {c["command"][0] for c in containers} == set(console_scripts())
     for container in containers:
         names = [e["name"] for e in container["env"]]
+        if container["command"] == [BUILD.script]:  # no bucket: it has no identity to use it
+            assert names == [n for n in TEMPLATE_ENV if n != EnvVar.ARTIFACT_BUCKET] + [
+                EnvVar.BUILD_OUTPUT
+            ]
+            continue
         assert names[: len(TEMPLATE_ENV)] == list(TEMPLATE_ENV)
         if container["command"] == [PIPELINE.script]:  # what it needs to render itself again
             assert names[len(TEMPLATE_ENV) :] == [EnvVar.SERVICE_ACCOUNT]
         elif container["command"] == [NOTIFY.script]:  # where the run is reported
             assert names[len(TEMPLATE_ENV) :] == [EnvVar.SNS_TOPIC_ARN, EnvVar.GITHUB_TOKEN]
+        elif container["command"] == [UPLOAD.script]:  # where the build packaged the artifact
+            assert names[len(TEMPLATE_ENV) :] == [EnvVar.BUILD_OUTPUT]
+        elif container["command"] in ([ENVIRONMENT.script], [TEST.script]):  # the deploy role's
+            assert names[len(TEMPLATE_ENV) :] == [EnvVar.EXTERNAL_ID]
         else:
             assert names == list(TEMPLATE_ENV)
         assert Option.PIPELINE in container["args"] and Option.COMMIT in container["args"]
@@ -117,7 +132,10 @@ def test_a_toolchain_gives_the_deploy_and_test_pods_a_cache_volume() -> None:
     ):
         settings = SETTINGS.with_changes(toolchain_cache_claim=claim)
         doc = render_workflow_template(config_from(data), settings)
-        assert doc["spec"]["volumes"] == [{"name": TOOLCHAIN_VOLUME, **source}]
+        assert doc["spec"]["volumes"] == [
+            {"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}},
+            {"name": TOOLCHAIN_VOLUME, **source},
+        ]
         mounted = {
             t["name"]
             for t in doc["spec"]["templates"]
@@ -129,7 +147,7 @@ def test_a_toolchain_gives_the_deploy_and_test_pods_a_cache_volume() -> None:
         assert env[EnvVar.TOOLCHAIN_CACHE] == TOOLCHAIN_MOUNT
         assert validate(doc) == []
     plain = render_workflow_template(config_from(minimal_config()), SETTINGS)
-    assert "volumes" not in plain["spec"]
+    assert plain["spec"]["volumes"] == [{"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}}]
 
 
 def test_each_kind_of_work_has_its_own_service_account_and_role() -> None:

@@ -47,7 +47,7 @@ def test_typo_in_a_field_name_is_a_schema_problem(template: dict[str, Any]) -> N
 
 
 def test_typo_deep_inside_a_container_is_caught(template: dict[str, Any]) -> None:
-    _tpl(template, "build")["container"]["imagePullPolicyy"] = "Always"
+    _tpl(template, "validation")["container"]["imagePullPolicyy"] = "Always"
     (problem,) = validate(template)
     assert problem.layer == "schema"
     assert problem.path.endswith("container.imagePullPolicyy")
@@ -63,9 +63,9 @@ def test_wrong_type_is_a_schema_problem(template: dict[str, Any]) -> None:
 
 
 def test_args_must_be_an_array(template: dict[str, Any]) -> None:
-    _tpl(template, "build")["container"]["args"] = "--pipeline x"
+    _tpl(template, "validation")["container"]["args"] = "--pipeline x"
     problems = validate(template)
-    i = _index(template, "build")
+    i = _index(template, "validation")
     assert problems[0].layer == "schema"
     assert str(problems[0]).startswith(f"spec.templates[{i}].container.args: expected array")
 
@@ -143,7 +143,7 @@ def test_unknown_task_in_depends_is_a_lint_problem(template: dict[str, Any]) -> 
 
 
 def test_undeclared_parameter_reference_is_a_lint_problem(template: dict[str, Any]) -> None:
-    _tpl(template, "build")["container"]["args"][3] = "{{workflow.parameters.commit}}"
+    _tpl(template, "validation")["container"]["args"][3] = "{{workflow.parameters.commit}}"
     (problem,) = validate(template)
     assert problem.layer == "lint"
     assert (
@@ -151,7 +151,7 @@ def test_undeclared_parameter_reference_is_a_lint_problem(template: dict[str, An
         == "'{{workflow.parameters.commit}}' refers to undeclared workflow parameter 'commit' "
         "(did you mean 'commit-sha'?)"
     )
-    _tpl(template, "build")["container"]["args"][3] = "{{inputs.parameters.commit-sha}}"
+    _tpl(template, "validation")["container"]["args"][3] = "{{inputs.parameters.commit-sha}}"
     (problem,) = validate(template)
     assert "undeclared input parameter 'commit-sha'" in problem.message
 

@@ -1,4 +1,6 @@
-"""The build stage end to end: real git repositories, a real moto server over HTTP.
+"""The build pod's two stages end to end: real git repositories, a real moto server over
+HTTP. The build stage (no AWS identity) packages into a shared folder; the upload stage
+checks and uploads it.
 
 Most cases call ``stage.main([...])`` in-process; one runs the console entry point as a
 subprocess. Also covers the shared process runner (``aphex_stages.process``).
@@ -18,9 +20,15 @@ from pathlib import Path
 import pytest
 
 from aphex_generator import EnvVar, Output
-from aphex_stages.artifact import ArtifactLocation, download_artifact, s3_client
+from aphex_stages.artifact import (
+    PACKAGED_FILE,
+    TARBALL_FILE,
+    ArtifactLocation,
+    download_artifact,
+    s3_client,
+)
 from aphex_stages.process import describe_command, run_command
-from aphex_stages.stages import build
+from aphex_stages.stages import build, upload
 from aphex_testing import pytest_plugin
 from aphex_testing.gitrepos import config_yaml, make_remote, sample_files, serve_https
 from aphex_testing.moto_server import free_port
@@ -51,6 +59,8 @@ def bucket(s3, unique_name, monkeypatch, tmp_path):
     monkeypatch.setenv("APHEX_WORK_DIR", str(tmp_path / "work"))
     # The stage writes its output parameters here (the pod's own folder otherwise).
     monkeypatch.setenv(EnvVar.OUTPUTS_DIR, str(tmp_path / "outputs"))
+    # The folder the build pod's two containers share.
+    monkeypatch.setenv(EnvVar.BUILD_OUTPUT, str(tmp_path / "shared"))
     for variable in ("APHEX_WORKFLOW_NAME", "APHEX_GIT_TOKEN_FILE", "APHEX_GIT_SSH_KEY_FILE"):
         monkeypatch.delenv(variable, raising=False)
     return name
@@ -61,9 +71,26 @@ def remote_with(tmp_path: Path, commands=BUILD_COMMANDS, artifacts=("dist/**", "
     return make_remote(tmp_path / "origin", sample_files(config))
 
 
-def run(capsys, sha: str, url: str, *extra: str) -> tuple[int, str]:
-    code = build.main(["--pipeline", "demo", "--commit", sha, "--repository", url, *extra])
+def run(capsys, sha: str, url: str, *extra: str, stage=build) -> tuple[int, str]:
+    code = stage.main(["--pipeline", "demo", "--commit", sha, "--repository", url, *extra])
     return code, capsys.readouterr().err
+
+
+def run_pod(capsys, sha: str, url: str, *extra: str) -> tuple[int, str]:
+    """The build pod: the build container, then (if it succeeded) the upload container."""
+    code, log = run(capsys, sha, url, *extra)
+    if code != 0:
+        return code, log
+    code, upload_log = run(capsys, sha, url, stage=upload)
+    return code, log + upload_log
+
+
+def without_aws(monkeypatch) -> None:
+    """The build container's environment: no AWS identity, no endpoint, no bucket."""
+    for variable in list(os.environ):
+        if variable.startswith("AWS_") and variable != "AWS_REGION":
+            monkeypatch.delenv(variable)
+    monkeypatch.delenv("APHEX_ARTIFACT_BUCKET", raising=False)
 
 
 def keys(s3, bucket: str, prefix: str = "") -> list[str]:
@@ -88,9 +115,9 @@ def alive(pid: int) -> bool:
 # -- the stage ------------------------------------------------------------------------------
 
 
-def test_build_runs_the_commands_and_uploads_the_artifact(tmp_path, capsys, s3, bucket):
+def test_build_runs_the_commands_and_upload_uploads_the_artifact(tmp_path, capsys, s3, bucket):
     remote = remote_with(tmp_path)
-    code, log = run(capsys, remote.sha, remote.url)
+    code, log = run_pod(capsys, remote.sha, remote.url)
     assert code == 0, log
     assert "compiled 4" in log
     location = ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha)
@@ -113,6 +140,50 @@ def test_build_runs_the_commands_and_uploads_the_artifact(tmp_path, capsys, s3, 
     manifest = json.loads((tree / ".aphex/manifest.json").read_text())
     assert manifest["commit"] == remote.sha
     assert set(manifest["files"]) == {"aphex-config.yaml", "cdk.json", "dist/out.txt"}
+
+
+def test_build_packages_into_the_shared_folder_without_aws(tmp_path, capsys, bucket, monkeypatch):
+    """The build container has no AWS identity: it never calls AWS, and its commands see no
+    credentials."""
+    commands = ('test -z "$AWS_ACCESS_KEY_ID$AWS_SECRET_ACCESS_KEY" && echo no credentials',)
+    remote = remote_with(tmp_path, commands=commands, artifacts=None)
+    without_aws(monkeypatch)
+    code, log = run(capsys, remote.sha, remote.url)
+    assert code == 0, log
+    assert "no credentials" in log
+    shared = tmp_path / "shared"
+    assert sorted(p.name for p in shared.iterdir()) == sorted([PACKAGED_FILE, TARBALL_FILE])
+    record = json.loads((shared / PACKAGED_FILE).read_text())
+    tarball = (shared / TARBALL_FILE).read_bytes()
+    assert record["sha256"] == hashlib.sha256(tarball).hexdigest()
+    assert record["size"] == len(tarball) and record["commit"] == remote.sha
+    assert "aphex-config.yaml" in record["manifest"]["files"]
+    assert not (tmp_path / "outputs").exists()  # the digest is the upload's output
+
+
+def test_upload_refuses_a_tarball_that_does_not_match_its_record(tmp_path, capsys, s3, bucket):
+    remote = remote_with(tmp_path)
+    assert run(capsys, remote.sha, remote.url)[0] == 0
+    tarball = tmp_path / "shared" / TARBALL_FILE
+    tarball.write_bytes(tarball.read_bytes() + b"tampered")
+    code, log = run(capsys, remote.sha, remote.url, stage=upload)
+    assert code == 9, log
+    assert f"does not match {PACKAGED_FILE}" in log and "refusing to upload it" in log
+    assert keys(s3, bucket) == []
+    assert not (tmp_path / "outputs" / Output.ARTIFACT_SHA256).exists()
+
+
+def test_upload_refuses_another_commits_package_and_an_empty_folder(tmp_path, capsys, s3, bucket):
+    remote = remote_with(tmp_path)
+    code, log = run(capsys, remote.sha, remote.url, stage=upload)
+    assert code == 9
+    assert f"the build packaged nothing: no {tmp_path / 'shared' / PACKAGED_FILE}" in log
+    assert run(capsys, remote.sha, remote.url)[0] == 0
+    other = "ab" * 20
+    code, log = run(capsys, other, remote.url, stage=upload)
+    assert code == 9
+    assert f"is for commit {remote.sha[:12]}, not {other[:12]}" in log
+    assert keys(s3, bucket) == []
 
 
 def test_bad_sha_is_exit_2(tmp_path, capsys, bucket):
@@ -152,7 +223,7 @@ def test_failing_build_command_is_exit_6_with_code_and_tail(tmp_path, capsys, s3
     assert "exited 3: error: missing semicolon" in log
     assert "last 2 lines of output:" in log
     assert "never runs" not in log
-    assert keys(s3, bucket) == []
+    assert not (tmp_path / "shared" / PACKAGED_FILE).exists()  # nothing for the upload
 
 
 def test_build_past_its_timeout_is_exit_7_and_kills_children(tmp_path, capsys, bucket):
@@ -170,10 +241,11 @@ def test_build_past_its_timeout_is_exit_7_and_kills_children(tmp_path, capsys, b
 
 def test_s3_unreachable_is_retried_then_exit_8(tmp_path, capsys, bucket, monkeypatch):
     remote = remote_with(tmp_path)
+    assert run(capsys, remote.sha, remote.url)[0] == 0
     monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://localhost:{free_port()}")
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "3")
     started = time.monotonic()
-    code, log = run(capsys, remote.sha, remote.url)
+    code, log = run(capsys, remote.sha, remote.url, stage=upload)
     assert code == 8
     assert time.monotonic() - started < 20
     assert "cannot reach S3 at http://localhost:" in log
@@ -183,7 +255,8 @@ def test_s3_unreachable_is_retried_then_exit_8(tmp_path, capsys, bucket, monkeyp
 def test_missing_bucket_setting_is_exit_2(tmp_path, capsys, bucket, monkeypatch):
     remote = remote_with(tmp_path)
     monkeypatch.delenv("APHEX_ARTIFACT_BUCKET")
-    code, log = run(capsys, remote.sha, remote.url)
+    assert run(capsys, remote.sha, remote.url)[0] == 0  # the build needs no bucket
+    code, log = run(capsys, remote.sha, remote.url, stage=upload)
     assert code == 2
     assert "APHEX_ARTIFACT_BUCKET is not set" in log
 
@@ -191,21 +264,24 @@ def test_missing_bucket_setting_is_exit_2(tmp_path, capsys, bucket, monkeypatch)
 def test_a_rerun_keeps_the_first_artifact_and_reports_its_digest(
     tmp_path, capsys, s3, bucket, monkeypatch
 ):
-    """Artifacts are write-once: a second build of the commit (a retried or restarted run)
-    neither rebuilds nor uploads; both report the first artifact's digest as the output
-    the later stages hold the artifact to."""
+    """Artifacts are write-once: a second run of the build pod for the commit (a retried or
+    restarted run) builds again (the build container cannot look), but its upload keeps
+    the first artifact, even a different one; both report the first artifact's digest as
+    the output the later stages hold the artifact to."""
     outputs = tmp_path / "outputs"
     monkeypatch.setenv(EnvVar.OUTPUTS_DIR, str(outputs))
-    remote = remote_with(tmp_path)
-    assert run(capsys, remote.sha, remote.url)[0] == 0
+    remote = remote_with(tmp_path, commands=("mkdir -p dist && date +%s%N > dist/out.txt",))
+    assert run_pod(capsys, remote.sha, remote.url)[0] == 0
     first = ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha)
     first_body = s3.get_object(Bucket=bucket, Key=first.artifact_key)["Body"].read()
     digest_file = outputs / Output.ARTIFACT_SHA256
     assert digest_file.read_text().strip() == first.sha256
     digest_file.unlink()
-    code, log = run(capsys, remote.sha, remote.url)
+    code, log = run_pod(capsys, remote.sha, remote.url)
     assert code == 0, log
-    assert "already has its artifact" in log and "build command" not in log
+    assert "already has its artifact" in log and "artifact uploaded" not in log
+    rebuilt = json.loads((tmp_path / "shared" / PACKAGED_FILE).read_text())
+    assert rebuilt["sha256"] != first.sha256  # a different tarball, never uploaded
     assert ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha) == first
     tarballs = [key for key in keys(s3, bucket) if key.endswith("artifact.tar.gz")]
     assert tarballs == [first.artifact_key]
@@ -225,7 +301,7 @@ def test_private_repository_token_never_reaches_logs_or_disk(
     with serve_https(tmp_path / "srv", token=TOKEN) as server:
         monkeypatch.setenv("GIT_SSL_CAINFO", str(server.ca_file))
         url = server.publish(remote.bare)
-        code, log = run(capsys, remote.sha, url)
+        code, log = run_pod(capsys, remote.sha, url)
     assert code == 0, log
     assert server.authorizations
     assert TOKEN not in log
@@ -241,38 +317,46 @@ def test_private_repository_token_never_reaches_logs_or_disk(
     assert leaked == []
 
 
-def test_console_entry_point_as_a_subprocess(tmp_path, s3, bucket, aws_env):
+def test_console_entry_points_as_subprocesses(tmp_path, s3, bucket, aws_env):
     remote = remote_with(tmp_path)
     env = {**os.environ, "PYTHONPATH": PYTHONPATH}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from aphex_stages.stages.build import main; raise SystemExit(main())",
-            "--pipeline",
-            "demo",
-            "--commit",
-            remote.sha,
-            "--repository",
-            remote.url,
-            "--log-format",
-            "json",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
-    assert records and all(r["stage"] == "build" for r in records)
+    # The build container's environment: nothing of AWS but the region.
+    build_env = {
+        k: v
+        for k, v in env.items()
+        if not (k.startswith("AWS_") and k != "AWS_REGION") and k != "APHEX_ARTIFACT_BUCKET"
+    }
+    for module, stage_env in (("build", build_env), ("upload", env)):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"from aphex_stages.stages.{module} import main; raise SystemExit(main())",
+                "--pipeline",
+                "demo",
+                "--commit",
+                remote.sha,
+                "--repository",
+                remote.url,
+                "--log-format",
+                "json",
+            ],
+            env=stage_env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        records = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+        assert records and all(r["stage"] == module for r in records)
     assert any("artifact uploaded to" in r["message"] for r in records)
     assert ArtifactLocation.from_latest(s3, bucket, "demo", remote.sha).size > 0
 
 
 def test_builder_stages_do_not_import_deployer_dependencies():
     code = (
-        "import sys, aphex_stages.stages.build, aphex_stages.stages.validation\n"
+        "import sys, aphex_stages.stages.build, aphex_stages.stages.upload\n"
+        "import aphex_stages.stages.validation\n"
         "bad = sorted({m.split('.')[0] for m in sys.modules}"
         " & {'kubernetes', 'aws_cdk', 'jsonschema', 'celpy', 'moto'})\n"
         "bad += [m for m in sys.modules if m.startswith('aphex_generator.validation')]\n"

@@ -27,10 +27,11 @@ import pytest
 import yaml
 
 from aphex_config import Environment
+from aphex_generator import EnvVar
 from aphex_stages.cdk import synth_counts
 from aphex_stages.deploy import deploy_budget, synth_context
 from aphex_stages.environment_job import base_target
-from aphex_stages.stages import build, environment
+from aphex_stages.stages import build, environment, upload
 from aphex_testing import cdk as harness
 from aphex_testing.cdk import CdkMoto, sample_app_dir, venv_env
 from aphex_testing.gitrepos import make_remote
@@ -210,6 +211,7 @@ def stage_env(
             "APHEX_ARTIFACT_BUCKET": BUCKET,
             "APHEX_LOCAL_AWS_LOG": str(cdk_moto.server.log_path),
             "APHEX_WORK_DIR": str(tmp_path_factory.mktemp("work")),
+            EnvVar.BUILD_OUTPUT: str(tmp_path_factory.mktemp("build-output")),
             "APHEX_CDK_CLI": str(cdk_cli),
             "APHEX_EXTERNAL_ID": "per-install-7f3a",
             **venv_env(cdk_moto.venv),
@@ -225,7 +227,8 @@ def stage_env(
 def commits(
     stage_env: None, cdk_moto: CdkMoto, tmp_path_factory: pytest.TempPathFactory
 ) -> Commits:
-    """Four commits, each built into an artifact by the build stage; C's then tampered with."""
+    """Four commits, each built into an artifact by the build pod's stages (build, then
+    upload); C's then tampered with."""
     remote = make_remote(tmp_path_factory.mktemp("git"), sample_files(), name="sample-app")
     shas = Commits(
         url=remote.url,
@@ -235,8 +238,9 @@ def commits(
         d=remote.push_commit(hang_files()),
     )
     for sha in (shas.a, shas.b, shas.c, shas.d):
-        run = run_stage(build.main, sha, shas.url)
-        assert run.code == 0, run.log
+        for stage in (build, upload):
+            run = run_stage(stage.main, sha, shas.url)
+            assert run.code == 0, run.log
     s3 = client(cdk_moto, "s3")
     latest = json.loads(
         s3.get_object(Bucket=BUCKET, Key=f"{PIPELINE}/{shas.c}/latest.json")["Body"].read()

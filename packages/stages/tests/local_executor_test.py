@@ -281,3 +281,228 @@ def test_volumes_are_folders_for_host_tasks(tmp_path: Path) -> None:
     logs = {name: (tmp_path / "run" / f"{name}.log").read_text().strip() for name in "ab"}
     assert logs["b"] == "['a', 'b'] ['mine']"  # the claim is shared; the emptyDir is not
     assert sorted(p.name for p in (tmp_path / "volumes" / "cache-claim").iterdir()) == ["a", "b"]
+
+
+# -- container sets ---------------------------------------------------------------------------
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "secret",
+    "AWS_SESSION_TOKEN": "token",
+    "AWS_ROLE_ARN": "arn:aws:iam::111111111111:role/build",
+    "AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/secrets/eks.amazonaws.com/token",
+}
+#: Prints what a container sees: its name, whether it has credentials, and the shared folder.
+SEES = (
+    "import os, pathlib, sys; shared = pathlib.Path(os.environ['SHARED']);"
+    " creds = sorted(k for k in os.environ if k.startswith('AWS_') and k != 'AWS_REGION');"
+    " print(sys.argv[1], creds, sorted(p.name for p in shared.iterdir()));"
+    " (shared / sys.argv[1]).write_text(sys.argv[1])"
+)
+
+
+def container_set(containers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "name": "pod",
+        "containerSet": {
+            "volumeMounts": [{"name": "shared", "mountPath": "/var/shared"}],
+            "containers": containers,
+        },
+        **extra,
+    }
+
+
+def member(name: str, code: str, *args: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": "ignored",
+        "command": [PY],
+        "args": ["-c", code, *args],
+        "env": [{"name": "SHARED", "value": "/var/shared"}, {"name": "AWS_REGION", "value": "r"}],
+        **extra,
+    }
+
+
+def pod_doc(pod: dict[str, Any], **tasks: Any) -> dict[str, Any]:
+    return template(
+        [{"name": "pod", "template": "pod"}, *tasks.get("after", [])],
+        [pod, *tasks.get("templates", [])],
+        volumes=[{"name": "shared", "emptyDir": {}}],
+    )
+
+
+def test_a_container_set_runs_in_dependency_order_sharing_its_volume(tmp_path: Path) -> None:
+    write_output = (
+        "import os, pathlib; out = pathlib.Path(os.environ['APHEX_OUTPUTS_DIR']);"
+        " out.mkdir(parents=True, exist_ok=True); (out / 'digest').write_text('abc\\n')"
+    )
+    pod = container_set(
+        # Declared out of order: `main` waits for `second`, which waits for `first`.
+        [
+            member("main", SEES + "; " + write_output, "main", dependencies=["second"]),
+            member("second", SEES, "second", dependencies=["first"]),
+            member("first", SEES, "first"),
+        ],
+        outputs={
+            "parameters": [
+                {
+                    "name": "digest",
+                    "globalName": "digest",
+                    "valueFrom": {"path": "/tmp/aphex/outputs/digest"},
+                }
+            ]
+        },
+    )
+    reader = container("reader", "import sys; print(sys.argv[1])")
+    reader["container"]["args"].append("{{tasks.pod.outputs.parameters.digest}}")
+    doc = pod_doc(
+        pod,
+        after=[{"name": "reader", "template": "reader", "depends": "pod"}],
+        templates=[reader],
+    )
+    result = run(doc, tmp_path)
+    assert result.phase == "Succeeded", result.tasks["pod"].cause
+    log = (tmp_path / "run" / "pod.log").read_text().splitlines()
+    seen = [line for line in log if not line.startswith("==> ")]
+    assert seen == [
+        "first [] []",
+        "second [] ['first']",
+        "main [] ['first', 'second']",
+    ]
+    headers = [line.split(":")[0] for line in log if line.startswith("==> ")]
+    assert headers == ["==> container first", "==> container second", "==> container main"]
+    assert result.tasks["pod"].outputs == {"digest": "abc"}  # read from `main`
+    assert (tmp_path / "run" / "reader.log").read_text().strip() == "abc"
+    assert (tmp_path / "run" / "pod.volumes" / "shared" / "main").is_file()
+
+
+def test_outputs_come_from_main_only(tmp_path: Path) -> None:
+    writes = (
+        "import os, pathlib; out = pathlib.Path(os.environ.get('APHEX_OUTPUTS_DIR', '{}'));"
+        " out.mkdir(parents=True, exist_ok=True); (out / 'value').write_text('from ' + '{}')"
+    )
+    pod = container_set(
+        [
+            member("first", writes.format(tmp_path / "nowhere", "first")),
+            member("main", "pass", dependencies=["first"]),
+        ],
+        outputs={
+            "parameters": [{"name": "value", "valueFrom": {"path": "/tmp/aphex/outputs/value"}}]
+        },
+    )
+    result = run(pod_doc(pod), tmp_path)
+    assert result.phase == "Succeeded"
+    assert result.tasks["pod"].outputs == {}
+
+
+def test_a_failing_container_fails_the_task_and_stops_the_next(tmp_path: Path) -> None:
+    fail = "import sys; print('compiler says no'); sys.exit(3)"
+    pod = container_set(
+        [member("build", fail), member("main", SEES, "main", dependencies=["build"])]
+    )
+    result = run(pod_doc(pod), tmp_path)
+    state = result.tasks["pod"]
+    assert result.phase == "Failed" and state.phase == "Failed"
+    assert state.cause == "container build exited 3: compiler says no"
+    assert state.exit_code == 3
+    log = (tmp_path / "run" / "pod.log").read_text()
+    assert "==> container main" not in log and "main [" not in log
+
+
+def test_skipped_containers_get_no_credentials(tmp_path: Path) -> None:
+    pod = container_set(
+        [member("build", SEES, "build"), member("main", SEES, "main", dependencies=["build"])],
+        metadata={"annotations": {"eks.amazonaws.com/skip-containers": " build ,other"}},
+    )
+    seen: list[str] = []
+
+    def identity(tpl: Any) -> dict[str, str]:
+        seen.append(tpl["name"])
+        return {**CREDENTIALS, "AWS_REGION": "r", "AWS_ENDPOINT_URL": "http://localhost:1"}
+
+    result = run(pod_doc(pod), tmp_path, identity=identity)
+    assert result.phase == "Succeeded", result.tasks["pod"].cause
+    lines = [
+        line
+        for line in (tmp_path / "run" / "pod.log").read_text().splitlines()
+        if not line.startswith("==> ")
+    ]
+    assert lines[0] == "build ['AWS_ENDPOINT_URL'] []"  # the endpoint is no identity
+    assert lines[1] == f"main {sorted([*CREDENTIALS, 'AWS_ENDPOINT_URL'])} ['build']"
+    assert seen == ["pod"]  # one identity per pod
+
+
+def test_a_container_set_must_be_runnable(tmp_path: Path) -> None:
+    unknown = container_set([member("main", "pass", dependencies=["nope"])])
+    with pytest.raises(TemplateNotRunnable, match="depends on unknown"):
+        plan_from_template(pod_doc(unknown))
+    cycle = container_set(
+        [
+            member("a", "pass", dependencies=["main"]),
+            member("main", "pass", dependencies=["a"]),
+        ]
+    )
+    with pytest.raises(TemplateNotRunnable, match="depend on each other"):
+        plan_from_template(pod_doc(cycle))
+
+
+def test_a_container_set_past_its_deadline_fails(tmp_path: Path) -> None:
+    pod = container_set(
+        [
+            member("build", "import time; time.sleep(0.3)"),
+            member("main", "import time; time.sleep(30)", dependencies=["build"]),
+        ],
+        activeDeadlineSeconds=1,
+    )
+    started = time.monotonic()
+    result = run(pod_doc(pod), tmp_path)
+    assert result.tasks["pod"].cause == "exceeded activeDeadlineSeconds 1"
+    assert time.monotonic() - started < 15
+
+
+def test_a_container_set_in_images_shares_a_bind_mounted_folder(tmp_path: Path) -> None:
+    """The image runtime: each container of the set is a container of its image; the
+    emptyDir is the task's folder, bind-mounted into both; the skipped one gets no
+    credentials; the output is copied out of `main`. Skipped without an engine or the
+    builder image (local_images_test.py requires them)."""
+    from aphex_generator import ImageKind
+    from aphex_stages.local.runtime import ImageRuntime, RuntimeError_, find_engine
+    from aphex_stages.local.session import default_image
+
+    image = default_image(ImageKind.BUILDER)
+    try:
+        runtime = ImageRuntime(find_engine(), prefix="aphex-executor-test")
+        runtime.image_info(image)
+    except RuntimeError_ as error:
+        pytest.skip(str(error))
+    probe = runtime.engine.run("run", "--rm", "--pull=never", "--entrypoint", "true", image)
+    if probe.returncode != 0:  # e.g. podman without build-support/containers.conf
+        pytest.skip(f"the engine cannot run containers here: {probe.stderr.strip()[-200:]}")
+    write_output = (
+        "; out = pathlib.Path('/tmp/aphex/outputs'); out.mkdir(parents=True, exist_ok=True);"
+        " (out / 'digest').write_text('from-main')"
+    )
+    pod = container_set(
+        [
+            {**member("build", SEES, "build"), "image": image, "command": ["python3"]},
+            {
+                **member("main", SEES + write_output, "main", dependencies=["build"]),
+                "image": image,
+                "command": ["python3"],
+            },
+        ],
+        metadata={"annotations": {"eks.amazonaws.com/skip-containers": "build"}},
+        outputs={
+            "parameters": [{"name": "digest", "valueFrom": {"path": "/tmp/aphex/outputs/digest"}}]
+        },
+    )
+    result = run(pod_doc(pod), tmp_path, runtime=runtime, identity=lambda _tpl: dict(CREDENTIALS))
+    assert result.phase == "Succeeded", (tmp_path / "run" / "pod.log").read_text()
+    lines = [
+        line
+        for line in (tmp_path / "run" / "pod.log").read_text().splitlines()
+        if not line.startswith("==> ")
+    ]
+    assert lines == ["build [] []", f"main {sorted(CREDENTIALS)} ['build']"]
+    assert result.tasks["pod"].outputs == {"digest": "from-main"}
+    assert (tmp_path / "run" / "pod.volumes" / "shared" / "build").read_text() == "build"

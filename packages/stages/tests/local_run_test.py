@@ -42,7 +42,20 @@ def app_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+#: A build command that fails when it sees any AWS credential (the build pod's `build`
+#: container has none: the pod annotation keeps the role's identity from it).
+CREDENTIALS_CHECK = [
+    "python3",
+    "-c",
+    "import os, sys; names = ('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN',"
+    " 'AWS_ROLE_ARN', 'AWS_WEB_IDENTITY_TOKEN_FILE'); found = [n for n in names if n in os.environ];"
+    " print('build command sees', found or 'no AWS credentials'); sys.exit(1 if found else 0)",
+]
+
+
 def test_first_run_deploys_every_environment(sample: SampleRepo) -> None:
+    sample.edit_config(lambda data: data["build"]["commands"].append(CREDENTIALS_CHECK))
+    sample.commit("the build checks it has no AWS credentials")
     code, text = run_sample(sample)
     assert code == 0, text
     tasks = phases(text)
@@ -56,6 +69,13 @@ def test_first_run_deploys_every_environment(sample: SampleRepo) -> None:
     run_dirs = list(sample.paths.runs.iterdir())
     assert len(run_dirs) == 1
     assert (run_dirs[0] / "deploy-prod.log").read_text().count("succeeded") >= 1
+    # The build pod: the commands ran without AWS credentials, then `main` uploaded.
+    build_log = (run_dirs[0] / "build.log").read_text()
+    assert "build command sees no AWS credentials" in build_log
+    assert build_log.index("==> container build") < build_log.index("==> container main")
+    assert "artifact uploaded to s3://" in build_log
+    build_record = json.loads((run_dirs[0] / "build.json").read_text())
+    assert len(build_record["outputs"]["artifact-sha256"]) == 64
     records = list((sample.paths.records / "runs").rglob("*.json"))
     assert any(json.loads(p.read_text()).get("status") == "Succeeded" for p in records)
 

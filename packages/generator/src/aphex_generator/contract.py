@@ -262,6 +262,8 @@ class EnvVar(_Names):
     GIT_TOKEN_FILE = "APHEX_GIT_TOKEN_FILE"
     GIT_USERNAME = "APHEX_GIT_USERNAME"
     GIT_SSH_KEY_FILE = "APHEX_GIT_SSH_KEY_FILE"
+    # The build pod's shared folder (BUILD_OUTPUT_MOUNT): BUILD packages there, UPLOAD reads.
+    BUILD_OUTPUT = "APHEX_BUILD_OUTPUT"
     # The deploy and test pods: the per-install ExternalId of the deploy roles, by
     # secretKeyRef (key EXTERNAL_ID_KEY of GeneratorSettings.external_id_secret).
     EXTERNAL_ID = "APHEX_EXTERNAL_ID"

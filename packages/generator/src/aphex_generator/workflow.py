@@ -1,7 +1,9 @@
 """Render the pipeline's Argo WorkflowTemplate: a view of the :class:`PipelineGraph`.
 
 Each container template runs one stage of the contract (:mod:`aphex_generator.contract`):
-its console script, the common options and the pod environment from the settings. The DAG
+its console script, the common options and the pod environment from the settings. The
+build is a container set: its commands in a container with no AWS identity, the upload in
+a second container of the same pod. The DAG
 is the graph's nodes; pipelines beyond the CRD's limits share templates (compact layout).
 """
 
@@ -11,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 from aphex_generator import names
 from aphex_generator.contract import (
+    BUILD,
+    BUILD_CONTAINER,
+    BUILD_OUTPUT_MOUNT,
+    BUILD_OUTPUT_VOLUME,
     ENVIRONMENT,
+    IRSA_SKIP_ANNOTATION,
     NOTIFY,
     PIPELINE,
     SLACK_WEBHOOK_KEY,
@@ -20,6 +27,7 @@ from aphex_generator.contract import (
     TOOLCHAIN_MOUNT,
     TOOLCHAIN_VOLUME,
     UPLOAD,
+    UPLOAD_CONTAINER,
     Annotation,
     EnvVar,
     Identity,
@@ -88,6 +96,10 @@ PIPELINE_DAG = "pipeline"
 ENVIRONMENTS_DAG = "environments"
 MANAGED_BY = "aphex-generator"
 
+#: The build pod's upload container: it streams one tarball to S3 (the build commands get
+#: the builder resources).
+UPLOAD_RESOURCES = Resources("100m", "128Mi", "512Mi")
+
 
 def _from_secret(name: str, secret: str, key: str, *, optional: bool = True) -> dict[str, Any]:
     """A secretKeyRef. An optional one lets the pod start without the Secret (monitoring
@@ -150,14 +162,16 @@ class _Renderer:
         return [{"name": name, "value": value} for name in TEMPLATE_ENV if (value := values[name])]
 
     def volumes(self) -> list[dict[str, Any]]:
-        """The pods' volumes: the toolchain cache, when the config has a toolchain."""
+        """The pods' volumes: the build pod's shared folder, and the toolchain cache when the
+        config has a toolchain (a pod gets only the volumes its containers mount)."""
+        volumes: list[dict[str, Any]] = [{"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}}]
         if self.config.toolchain is None:
-            return []
+            return volumes
         claim = self.settings.toolchain_cache_claim
         source: dict[str, Any] = (
             {"persistentVolumeClaim": {"claimName": claim}} if claim else {"emptyDir": {}}
         )
-        return [{"name": TOOLCHAIN_VOLUME, **source}]
+        return [*volumes, {"name": TOOLCHAIN_VOLUME, **source}]
 
     def rerender_env(self) -> list[dict[str, str]]:
         """The settings the pipeline stage needs to render this very template again (those
@@ -215,6 +229,53 @@ class _Renderer:
             "retryStrategy": self.retry(),
         }
 
+    def build_template(self, name: str, deadline: int) -> dict[str, Any]:
+        """The build pod: a container set of two containers sharing one emptyDir.
+
+        ``BUILD_CONTAINER`` clones the commit, runs its build commands and packages the
+        artifact into ``BUILD_OUTPUT_MOUNT``; it gets no AWS identity (the pod annotation
+        keeps the IAM role's web identity out of it, and it has neither the artifact bucket
+        nor any secret). ``UPLOAD_CONTAINER`` (``main``: Argo reads a container set's outputs
+        from it) runs after it, as the build identity: it keeps the commit's existing
+        artifact or uploads the packaged one, and writes the artifact's digest.
+        """
+        shared = {"name": EnvVar.BUILD_OUTPUT, "value": BUILD_OUTPUT_MOUNT}
+        # Region, namespace and workflow name only: the build commands need no more.
+        unprivileged = [e for e in self.env_vars() if e["name"] != EnvVar.ARTIFACT_BUCKET]
+        build = {
+            "name": BUILD_CONTAINER,
+            "image": self.images[BUILD.image],
+            "command": [BUILD.script],
+            "args": self.common_args(),
+            "env": [*unprivileged, shared],
+            "resources": self.resources(BUILD).as_manifest(),
+        }
+        upload = {
+            "name": UPLOAD_CONTAINER,
+            "image": self.images[UPLOAD.image],
+            "command": [UPLOAD.script],
+            "args": self.common_args(),
+            "env": [*self.env_vars(), shared],
+            "resources": UPLOAD_RESOURCES.as_manifest(),
+            "dependencies": [BUILD_CONTAINER],
+        }
+        # The digest every later stage holds the artifact to.
+        digest = {**output_parameter(Output.ARTIFACT_SHA256), "globalName": Output.ARTIFACT_SHA256}
+        # The pod's identity is its upload container's (the build container is skipped).
+        assert UPLOAD.identity is not None
+        return {
+            "name": name,
+            "serviceAccountName": self.service_account(UPLOAD.identity),
+            "activeDeadlineSeconds": deadline,
+            "metadata": {"annotations": {IRSA_SKIP_ANNOTATION: BUILD_CONTAINER}},
+            "containerSet": {
+                "volumeMounts": [{"name": BUILD_OUTPUT_VOLUME, "mountPath": BUILD_OUTPUT_MOUNT}],
+                "containers": [build, upload],
+            },
+            "outputs": {"parameters": [digest]},
+            "retryStrategy": self.retry(),
+        }
+
     def fixed_templates(self) -> list[dict[str, Any]]:
         timeouts = self.settings.timeouts
         deadlines = {
@@ -224,15 +285,15 @@ class _Renderer:
         }
         templates = []
         for node in self.graph.fixed_nodes:
+            if node.kind is NodeKind.BUILD:
+                templates.append(self.build_template(node.name, deadlines[node.kind]))
+                continue
             stage = node.stage
             assert stage is not None
             args = self.common_args()
             args += self.redeploy_args(stage)
-            # The build pod's identity is its upload container's: the build commands'
-            # container gets none (see the build template).
-            identity = stage.identity or UPLOAD.identity
-            assert identity is not None
-            account = self.service_account(identity)
+            assert stage.identity is not None
+            account = self.service_account(stage.identity)
             template = self.container_template(
                 node.name, stage, args, deadlines[node.kind], account
             )
@@ -243,12 +304,6 @@ class _Renderer:
                 # Self-updates never overlap: each reads, checks and applies the template.
                 mutex = names.pipeline_mutex_name(self.pipeline)
                 template["synchronization"] = {"mutexes": [{"name": mutex}]}
-            if node.kind is NodeKind.BUILD:  # the digest every later stage holds the artifact to
-                digest = {
-                    **output_parameter(Output.ARTIFACT_SHA256),
-                    "globalName": Output.ARTIFACT_SHA256,
-                }
-                template["outputs"] = {"parameters": [digest]}
             templates.append(template)
         templates.append(self.exit_handler_template())
         return templates

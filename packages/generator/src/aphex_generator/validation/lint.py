@@ -211,8 +211,46 @@ class _Linter:
                 _scan(value, here, join_path(path, key), self.out)
         if isinstance(dag, dict):
             self.dag(dag, join_path(path, "dag"), scope)
+        if isinstance(tpl.get("containerSet"), dict):
+            self.container_set(tpl, join_path(path, "containerSet"))
         if isinstance(steps, list):
             self.steps(steps, join_path(path, "steps"), scope)
+
+    def container_set(self, tpl: dict[str, Any], path: str) -> None:
+        """A container set's containers: unique names, known acyclic ``dependencies``, and a
+        container named ``main`` when the template has outputs (Argo reads them from it)."""
+        containers = tpl["containerSet"].get("containers")
+        containers = containers if isinstance(containers, list) else []
+        names: set[str] = set()
+        graph: dict[str, list[str]] = {}
+        for index, container in enumerate(containers):
+            if not isinstance(container, dict) or not isinstance(container.get("name"), str):
+                continue
+            name = container["name"]
+            if name in names:
+                self.problem(
+                    join_path(path, "containers", index, "name"), f"duplicate container '{name}'"
+                )
+            names.add(name)
+            deps = container.get("dependencies")
+            graph[name] = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+        for index, container in enumerate(containers):
+            name = container.get("name") if isinstance(container, dict) else None
+            for dep in graph.get(name, []) if isinstance(name, str) else []:
+                if dep not in names:
+                    self.problem(
+                        join_path(path, "containers", index, "dependencies"),
+                        f"depends on unknown container '{dep}'",
+                    )
+        cycle = _find_cycle({k: [d for d in v if d in names] for k, v in graph.items()})
+        if cycle:
+            self.problem(join_path(path, "containers"), "dependency cycle: " + " -> ".join(cycle))
+        if tpl.get("outputs") and names and "main" not in names:
+            self.problem(
+                join_path(path, "containers"),
+                "a container set with outputs needs a container named 'main' (Argo reads them"
+                " from it)",
+            )
 
     def step_like(self, item: dict[str, Any], path: str, scope: Scope) -> None:
         if "template" in item:

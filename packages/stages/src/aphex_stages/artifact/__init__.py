@@ -18,7 +18,8 @@ and the gzip header time fixed at the epoch.
 
 Modules: ``keys`` (the key layout, :class:`ArtifactLocation`), ``selection`` (which
 workspace files), ``tarball`` (packing, the manifest, safe extraction), ``s3`` (the client
-and its errors), ``transfer`` (upload, files beside the artifact, download).
+and its errors), ``transfer`` (upload, files beside the artifact, download), ``packaged``
+(the build pod's hand-over from its build container to its upload container).
 """
 
 from __future__ import annotations
@@ -29,6 +30,14 @@ from aphex_stages.artifact.keys import (
     MANIFEST_FILE,
     ArtifactLocation,
     latest_key,
+)
+from aphex_stages.artifact.packaged import (
+    PACKAGED_FILE,
+    TARBALL_FILE,
+    PackagedArtifact,
+    build_output_dir,
+    read_packaged,
+    write_packaged,
 )
 from aphex_stages.artifact.s3 import check_bucket, s3_client
 from aphex_stages.artifact.selection import select_files
@@ -55,8 +64,12 @@ __all__ = [
     "LATEST_FILE",
     "MANIFEST_FILE",
     "MANIFEST_PATH",
+    "PACKAGED_FILE",
+    "TARBALL_FILE",
+    "PackagedArtifact",
     "ArtifactLocation",
     "ArtifactManifest",
+    "build_output_dir",
     "check_bucket",
     "download_artifact",
     "download_verified",
@@ -66,10 +79,12 @@ __all__ = [
     "links_escaping",
     "package_artifact",
     "read_beside",
+    "read_packaged",
     "require_digest",
     "s3_client",
     "select_files",
     "sha256_file",
     "upload_artifact",
     "upload_beside",
+    "write_packaged",
 ]

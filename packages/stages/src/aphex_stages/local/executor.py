@@ -2,7 +2,11 @@
 
 Each container template runs with its argv and env resolved, through a runtime
 (:mod:`aphex_stages.local.runtime`): as a host process, or as a container of the image the
-template names. Independent tasks run in parallel up to `parallelism`; `depends` decides
+template names. A containerSet template runs its containers one after the other in the
+order of their `dependencies`, sharing its volumes; its outputs come from the container
+named `main`, as in Argo; the first failing container fails the task and the rest do not
+run. Containers the pod annotation `eks.amazonaws.com/skip-containers` lists get no AWS
+credentials from the pod's identity, as EKS's pod identity webhook does. Independent tasks run in parallel up to `parallelism`; `depends` decides
 what runs, what is omitted and when the workflow is done. Template-level
 `synchronization.mutexes` become file locks shared by every local run of the
 repository, suspend templates ask the approver, and the `onExit` template runs last.
@@ -25,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from aphex_generator import EnvVar, Output
+from aphex_generator import IRSA_SKIP_ANNOTATION, EnvVar, Output
 from aphex_stages.jsonfile import write_json_atomically
 from aphex_stages.local.commands import LAUNCH_PATH, CommandNotFound, import_path, search_path
 from aphex_stages.local.depends import evaluate
@@ -42,7 +46,12 @@ from aphex_stages.local.runtime import (
 from aphex_stages.local.secrets import SecretReader, SecretUnavailable
 from aphex_stages.local.warm import WarmLauncher
 from aphex_stages.local.when import WhenError, evaluate_when
-from aphex_stages.local.workflow import Task, WorkflowPlan
+from aphex_stages.local.workflow import (
+    Task,
+    TemplateNotRunnable,
+    WorkflowPlan,
+    container_order,
+)
 
 FINISHED = {"Succeeded", "Failed", "Errored", "Skipped", "Omitted"}
 
@@ -50,6 +59,36 @@ Approver = Callable[[str], bool]
 Reporter = Callable[["TaskState"], None]
 #: What a task's pod gets from its service account (AWS credentials of its role, ...).
 Identity = Callable[[Mapping[str, Any]], Mapping[str, str]]
+#: The container of a container set whose outputs Argo reads.
+MAIN_CONTAINER = "main"
+#: What the pod identity webhook injects: a container it skips gets none of these.
+CREDENTIAL_VARIABLES = frozenset(
+    {
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    }
+)
+
+
+def skipped_containers(template: Mapping[str, Any]) -> frozenset[str]:
+    """The containers the template's pod annotation keeps the IAM role's identity from
+    (``IRSA_SKIP_ANNOTATION``: comma-separated names)."""
+    annotations = (template.get("metadata") or {}).get("annotations") or {}
+    listed = str(annotations.get(IRSA_SKIP_ANNOTATION) or "")
+    return frozenset(name.strip() for name in listed.split(",") if name.strip())
+
+
+def container_identity(
+    identity: Mapping[str, str], template: Mapping[str, Any], container: str | None
+) -> dict[str, str]:
+    """What one container of the pod gets of the pod's identity: all of it, or, for a
+    container the skip annotation lists, everything but the AWS credentials."""
+    if container is None or container not in skipped_containers(template):
+        return dict(identity)
+    return {k: v for k, v in identity.items() if k not in CREDENTIAL_VARIABLES}
 
 
 @dataclass
@@ -228,24 +267,33 @@ class LocalWorkflow:
                 env[str(entry["name"])] = str(entry.get("value", ""))
         return env
 
-    def _run_container(
+    def _containers(
+        self, template: Mapping[str, Any]
+    ) -> list[tuple[str | None, Mapping[str, Any]]]:
+        """(name, container) in the order they run: a container template's one container
+        (name None), or a container set's, each with the set's volumeMounts too."""
+        if "container" in template:
+            return [(None, template["container"])]
+        shared = list((template.get("containerSet") or {}).get("volumeMounts") or [])
+        return [
+            (
+                str(container["name"]),
+                {**container, "volumeMounts": [*shared, *(container.get("volumeMounts") or [])]},
+            )
+            for container in container_order(template)
+        ]
+
+    def _run_pod(
         self, state: TaskState, template: Mapping[str, Any], scope: Mapping[str, str]
     ) -> None:
-        container = resolve_all(template["container"], scope)
-        spec = PodSpec(
-            task=state.name,
-            image=str(container.get("image", "")),
-            command=tuple(container.get("command") or ()),
-            args=tuple(container.get("args") or ()),
-            env=self._env(container),
-            working_dir=container.get("workingDir"),
-            volumes=tuple(self._mounts(container)),
-        )
+        """Run the template's containers in order; the task ends with the first that fails
+        (its cause names the container of a set), else with the last."""
+        containers = self._containers(template)
         deadline = template.get("activeDeadlineSeconds")
         timeout = float(deadline) if deadline else None
+        ends = time.monotonic() + timeout if timeout is not None else None
         state.log_path = self.run_dir / f"{state.name}.log"
-        state.command = spec.argv
-        state.image = self.runtime.image_info(spec.image)
+        state.log_path.write_bytes(b"")  # the containers append to it
         declared = (template.get("outputs") or {}).get("parameters") or []
         outputs = {
             str(p["name"]): str(p["valueFrom"]["path"])
@@ -262,12 +310,73 @@ class LocalWorkflow:
             if account
             else template
         )
+        identity = self.identity(pod)
+        for name, raw in containers:
+            container = resolve_all(raw, scope)
+            spec = PodSpec(
+                task=state.name,
+                image=str(container.get("image", "")),
+                command=tuple(container.get("command") or ()),
+                args=tuple(container.get("args") or ()),
+                env=self._env(container),
+                working_dir=container.get("workingDir"),
+                volumes=tuple(self._mounts(container)),
+                container=name,
+            )
+            state.command = spec.argv
+            state.image = self.runtime.image_info(spec.image)
+            reads_outputs = name is None or name == MAIN_CONTAINER
+            if name is not None:
+                with open(state.log_path, "a", encoding="utf-8") as log:
+                    log.write(f"==> container {name}: {' '.join(spec.argv)}\n")
+            remaining = None if ends is None else max(0.0, ends - time.monotonic())
+            code, values = self._run_one(
+                state,
+                spec,
+                container_identity(identity, template, name),
+                outputs if reads_outputs else {},
+                remaining,
+            )
+            if code is None:
+                self._finish(state, "Failed", f"exceeded activeDeadlineSeconds {deadline}")
+                return
+            state.exit_code = code
+            if reads_outputs:  # kept even when it failed
+                self._publish(state, values, global_names)
+            if self._stopping:
+                self._finish(state, "Failed", "interrupted")
+                return
+            if code != 0:
+                cause = _last_line(state.log_path) or f"exit code {code}"
+                where = f"container {name} exited {code}: " if name is not None else ""
+                self._finish(state, "Failed", where + cause)
+                return
+        self._finish(state, "Succeeded")
+
+    def _publish(
+        self, state: TaskState, produced: dict[str, str], global_names: Mapping[str, str]
+    ) -> None:
+        """The task's output parameters, for the tasks after it (and the workflow's)."""
+        state.outputs = produced
+        with self._lock:
+            for output, value in produced.items():
+                self.scope[f"tasks.{state.name}.outputs.parameters.{output}"] = value
+                if output in global_names:  # as Argo does: a workflow-wide output
+                    self.scope[f"workflow.outputs.parameters.{global_names[output]}"] = value
+
+    def _run_one(
+        self,
+        state: TaskState,
+        spec: PodSpec,
+        identity: Mapping[str, str],
+        outputs: Mapping[str, str],
+        timeout: float | None,
+    ) -> tuple[int | None, dict[str, str]]:
+        """Run one container to its end: (exit code, outputs), or (None, {}) when it ran
+        past `timeout` and was killed."""
+        assert state.log_path is not None
         process = self.runtime.start(
-            spec,
-            self.identity(pod),
-            cwd=self.run_dir,
-            log_path=state.log_path,
-            outputs=outputs,
+            spec, identity, cwd=self.run_dir, log_path=state.log_path, outputs=outputs
         )
         with self._lock:
             self._processes[state.name] = process
@@ -275,25 +384,11 @@ class LocalWorkflow:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self._kill(process)
-            self._finish(state, "Failed", f"exceeded activeDeadlineSeconds {deadline}")
-            return
+            return None, {}
         finally:
             with self._lock:
                 self._processes.pop(state.name, None)
-        state.exit_code = code
-        produced = process.outputs()
-        state.outputs = produced
-        with self._lock:
-            for name, value in produced.items():
-                self.scope[f"tasks.{state.name}.outputs.parameters.{name}"] = value
-                if name in global_names:  # as Argo does: a workflow-wide output
-                    self.scope[f"workflow.outputs.parameters.{global_names[name]}"] = value
-        if self._stopping:
-            self._finish(state, "Failed", "interrupted")
-        elif code == 0:
-            self._finish(state, "Succeeded")
-        else:
-            self._finish(state, "Failed", _last_line(state.log_path) or f"exit code {code}")
+        return code, process.outputs()
 
     def _mounts(self, container: Mapping[str, Any]) -> list[VolumeMount]:
         """The container's volumeMounts, with the kind of each volume of the pod."""
@@ -342,17 +437,20 @@ class LocalWorkflow:
                         "Succeeded" if approved else "Failed",
                         None if approved else "not approved",
                     )
-                elif "container" in template:
-                    self._run_container(state, template, scope)
+                elif "container" in template or "containerSet" in template:
+                    self._run_pod(state, template, scope)
                 else:
                     self._finish(
-                        state, "Errored", "only container and suspend templates run locally"
+                        state,
+                        "Errored",
+                        "only container, containerSet and suspend templates run locally",
                     )
         except (
             CommandNotFound,
             UnresolvedReference,
             RuntimeError_,
             SecretUnavailable,
+            TemplateNotRunnable,
             OSError,
         ) as error:
             self._finish(state, "Errored", str(error))

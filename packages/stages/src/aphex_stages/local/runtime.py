@@ -1,9 +1,14 @@
 """Where a local run's tasks run: as host processes, or in their images as containers.
 
-The executor hands a runtime what the template gives the pod (:class:`PodSpec`: image,
-command, args, environment, working folder) plus what the pod's service account would
-give it (``identity``: AWS credentials for its role, the local AWS endpoint). A runtime
-starts it and returns a :class:`TaskProcess` the executor waits on and can stop.
+The executor hands a runtime what the template gives one container of the pod
+(:class:`PodSpec`: image, command, args, environment, working folder, volumes) plus what
+the pod's service account would give it (``identity``: AWS credentials for its role, the
+local AWS endpoint). A runtime starts it, appending its output to the task's log, and
+returns a :class:`TaskProcess` the executor waits on and can stop. The containers of a
+container set run one after the other, each started here on its own.
+
+An emptyDir volume is a folder of the task (``<run>/<task>.volumes/<volume>``), shared by
+the containers of its pod: a host process sees the folder, a container has it bind-mounted.
 
 * :class:`HostRuntime` runs the command on this machine (the application's tools come from
   PATH; AphexPipeline's own scripts start warm, see :mod:`aphex_stages.local.warm`).
@@ -64,7 +69,8 @@ class VolumeMount:
 
 @dataclass(frozen=True)
 class PodSpec:
-    """What the template gives a task's pod, with every expression resolved."""
+    """What the template gives a container of a task's pod, with every expression resolved
+    (``container``: its name in a container set; None for a container template)."""
 
     task: str
     image: str
@@ -73,6 +79,7 @@ class PodSpec:
     env: Mapping[str, str]
     working_dir: str | None = None
     volumes: tuple[VolumeMount, ...] = ()
+    container: str | None = None
 
     @property
     def argv(self) -> list[str]:
@@ -125,8 +132,8 @@ class Runtime(Protocol):
         log_path: Path,
         outputs: Mapping[str, str] | None = None,
     ) -> TaskProcess:
-        """Start `spec` with `identity`; output to `log_path`; `outputs` maps each output
-        parameter to the path in the pod where the task writes it."""
+        """Start `spec` with `identity`; output appended to `log_path`; `outputs` maps each
+        output parameter to the path in the pod where the task writes it."""
         ...
 
     def image_info(self, image: str) -> ImageInfo | None:
@@ -141,6 +148,13 @@ def default_volume_root() -> Path:
     """``$XDG_CACHE_HOME/aphex/volumes`` (default ``~/.cache/aphex/volumes``)."""
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "aphex" / "volumes"
+
+
+def empty_dir(cwd: Path, task: str, volume: str) -> Path:
+    """The folder of a task's emptyDir volume (its pod's containers share it), created."""
+    folder = cwd / f"{task}.volumes" / volume
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def _read_text(path: Path) -> str | None:
@@ -198,7 +212,7 @@ class HostRuntime:
         if self.launcher is not None and is_own_script(argv[0], program):
             warm = self.launcher.start(argv[0], argv[1:], env=env, cwd=cwd, log_path=log_path)
             return _HostProcess(warm, files)
-        with open(log_path, "wb") as log:
+        with open(log_path, "ab") as log:
             started = subprocess.Popen(
                 [*program, *argv[1:]],
                 stdout=log,
@@ -217,9 +231,9 @@ class HostRuntime:
         for volume in spec.volumes:
             if volume.claim:
                 folder = self.volume_root / volume.claim
+                folder.mkdir(parents=True, exist_ok=True)
             else:
-                folder = cwd / f"{spec.task}.volumes" / volume.name
-            folder.mkdir(parents=True, exist_ok=True)
+                folder = empty_dir(cwd, spec.task, volume.name)
             for name, value in env.items():
                 if value == volume.mount_path or value.startswith(volume.mount_path + "/"):
                     env[name] = str(folder) + value[len(volume.mount_path) :]
@@ -387,7 +401,8 @@ class ImageRuntime:
     def container_name(self, spec: PodSpec, cwd: Path) -> str:
         """A name unique to this task of this run."""
         run = _NAME_UNSAFE.sub("-", cwd.name)
-        return f"{self.prefix}-{run}-{spec.task}-{time.monotonic_ns() % 10**6}"[:200]
+        task = f"{spec.task}-{spec.container}" if spec.container else spec.task
+        return f"{self.prefix}-{run}-{task}-{time.monotonic_ns() % 10**6}"[:200]
 
     def start(
         self,
@@ -413,10 +428,12 @@ class ImageRuntime:
             if volume.claim:
                 self._ensure_volume(volume.claim, info)
                 argv += ["--volume", f"{volume.claim}:{volume.mount_path}"]
-            else:  # an anonymous volume, removed with the container
-                argv += ["--volume", volume.mount_path]
+            else:  # the task's folder, shared by the containers of its pod
+                folder = empty_dir(cwd, spec.task, volume.name)
+                folder.chmod(0o777)  # whatever user the image runs as
+                argv += ["--volume", f"{folder.resolve()}:{volume.mount_path}"]
         argv += ["--entrypoint", spec.command[0], info.id, *spec.command[1:], *spec.args]
-        with open(log_path, "wb") as log:
+        with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 argv,
                 stdout=log,

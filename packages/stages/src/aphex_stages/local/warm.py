@@ -54,7 +54,7 @@ def _run_script(
     """In the forked child: become console script `name` (`module:function` `entry`), as a
     fresh process would: own session, stdio, folder, environment and argv."""
     os.setsid()  # its own process group, so a timeout or Ctrl-C kills all it started
-    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     for fd in (1, 2):
         os.dup2(log, fd)
     os.close(log)
@@ -140,7 +140,8 @@ class WarmLauncher:
         cwd: Path,
         log_path: Path,
     ) -> WarmProcess:
-        """Fork console script `name` with `args`; its stdout and stderr go to `log_path`."""
+        """Fork console script `name` with `args`; its stdout and stderr are appended to
+        `log_path`."""
         if name not in self.scripts:
             raise KeyError(f"{name!r} is not an AphexPipeline console script")
         self.prepare()

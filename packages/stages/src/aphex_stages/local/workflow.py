@@ -1,4 +1,5 @@
-"""Read a WorkflowTemplate into what the local executor runs: tasks, templates, exit handler."""
+"""Read a WorkflowTemplate into what the local executor runs: tasks, templates, exit handler,
+and the order of a container set's containers."""
 
 from __future__ import annotations
 
@@ -43,6 +44,44 @@ class WorkflowPlan:
     volumes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
+def container_order(template: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The containers of a ``containerSet`` template in an order their ``dependencies``
+    allow (declaration order among the ready ones); TemplateNotRunnable when a container
+    has no name, a name repeats, a dependency is unknown or they form a cycle."""
+    name = template.get("name")
+    containers = list((template.get("containerSet") or {}).get("containers") or [])
+    if not containers:
+        raise TemplateNotRunnable(f"template {name}: a container set needs containers")
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for container in containers:
+        key = container.get("name")
+        if not isinstance(key, str) or not key:
+            raise TemplateNotRunnable(f"template {name}: every container needs a name")
+        if key in by_name:
+            raise TemplateNotRunnable(f"template {name}: container {key!r} appears twice")
+        by_name[key] = container
+    for key, container in by_name.items():
+        unknown = set(container.get("dependencies") or []) - by_name.keys()
+        if unknown:
+            raise TemplateNotRunnable(
+                f"template {name}: container {key!r} depends on unknown {sorted(unknown)}"
+            )
+    ordered: list[Mapping[str, Any]] = []
+    done: set[str] = set()
+    while len(ordered) < len(containers):
+        ready = [
+            c
+            for key, c in by_name.items()
+            if key not in done and set(c.get("dependencies") or []) <= done
+        ]
+        if not ready:
+            left = sorted(by_name.keys() - done)
+            raise TemplateNotRunnable(f"template {name}: containers {left} depend on each other")
+        ordered.append(ready[0])
+        done.add(str(ready[0]["name"]))
+    return ordered
+
+
 def _parameters(items: list[Mapping[str, Any]] | None) -> dict[str, str]:
     return {str(p["name"]): str(p.get("value", "")) for p in items or []}
 
@@ -69,6 +108,9 @@ def plan_from_template(doc: Mapping[str, Any]) -> WorkflowPlan:
                 when=raw.get("when"),
             )
         )
+    for template in templates.values():
+        if "containerSet" in template:
+            container_order(template)  # runnable here: names and dependencies check out
     names = {task.name for task in tasks}
     for task in tasks:
         missing = task.upstream - names

@@ -1,31 +1,36 @@
-"""``aphex-stage-build``: check out the commit, run its build commands, upload the artifact.
+"""``aphex-stage-build``: check out the commit, run its build commands, package the artifact.
 
-1. checks that the artifact bucket (``APHEX_ARTIFACT_BUCKET``) answers, before any work;
-2. checks out exactly the commit and loads its ``aphex-config.yaml``;
-3. runs ``build.commands`` in order in the checkout (argv without a shell, strings by
+It runs in the build pod's ``build`` container, which has no AWS identity: it never calls
+AWS. The pod's ``main`` container (``aphex-stage-upload``) uploads what it packaged.
+
+1. checks out exactly the commit and loads its ``aphex-config.yaml``;
+2. runs ``build.commands`` in order in the checkout (argv without a shell, strings by
    ``/bin/sh -c``), output streamed to the log, redacted. Together they get
    ``build.timeout_minutes`` (``--timeout-seconds`` overrides it for local runs);
-4. packages ``build.artifacts`` (default: the whole tree minus ``.git``; ``aphex-config.yaml``
-   always, the later stages read it) reproducibly and
-   uploads it to ``s3://<bucket>/<pipeline>/<sha>/<timestamp>/``, ``latest.json`` last.
+3. packages ``build.artifacts`` (default: the whole tree minus ``.git``; ``aphex-config.yaml``
+   always, the later stages read it) reproducibly into the folder it shares with the upload
+   container (``APHEX_BUILD_OUTPUT``): ``artifact.tar.gz``, then ``packaged.json`` with its
+   SHA-256 and manifest (:mod:`aphex_stages.artifact.packaged`).
+
+A retried or restarted run builds again; the upload container then keeps the commit's first
+artifact (artifacts are write-once).
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from aphex_config import Command
-from aphex_generator import BUILD, CONFIG_FILE, Output
+from aphex_generator import BUILD, CONFIG_FILE
 from aphex_stages.artifact import (
-    check_bucket,
-    find_artifact,
+    PACKAGED_FILE,
+    TARBALL_FILE,
+    build_output_dir,
     package_artifact,
-    s3_client,
-    upload_artifact,
+    write_packaged,
 )
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.logs import command_output
@@ -97,60 +102,51 @@ def run_build_commands(
         log.info("build command %d/%d finished in %.1f s", number, total, result.duration)
 
 
+def _output_folder() -> Path:
+    """The shared folder, emptied of an earlier attempt's files (a restarted container)."""
+    folder = build_output_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in (PACKAGED_FILE, TARBALL_FILE):  # the record first: never a stale pair
+        (folder / name).unlink(missing_ok=True)
+    return folder
+
+
 def _work(context: StageContext) -> None:
-    inputs, settings, log = context.inputs, context.settings, context.log
-    bucket = settings.require_bucket()
-    s3 = s3_client()
-    check_bucket(s3, bucket)
-    existing = find_artifact(s3, bucket, inputs.pipeline, inputs.commit)
-    if existing is not None:
-        # Artifacts are write-once: a second build of a commit (a retried or restarted
-        # run) deploys what the first one built, never a rebuilt replacement.
-        log.info(
-            "commit %s already has its artifact (%s, sha256 %s, uploaded %s); using it:"
-            " artifacts are never rebuilt or replaced",
-            inputs.commit[:12],
-            existing.uri,
-            existing.sha256,
-            existing.uploaded,
-        )
-        context.outputs[Output.ARTIFACT_SHA256] = existing.sha256
-        return
-    workspace = open_workspace(context)
-    config = workspace.config
+    inputs, log = context.inputs, context.log
     override = context.args.timeout_seconds
     if override is not None and override <= 0:
         raise StageError(ExitCode.USAGE, "--timeout-seconds must be positive")
+    folder = _output_folder()
+    workspace = open_workspace(context)
+    config = workspace.config
     timeout = float(override if override is not None else config.build.timeout_minutes * 60)
     run_build_commands(config.build.commands, cwd=workspace.path, timeout=timeout, context=context)
 
-    out_dir = Path(tempfile.mkdtemp(prefix="artifact-", dir=settings.work_dir))
-    tarball = out_dir / "artifact.tar.gz"
     patterns = config.build.artifacts
     if patterns is not None and CONFIG_FILE not in patterns:
         patterns = (*patterns, CONFIG_FILE)  # the later stages read their environment from it
     manifest = package_artifact(
         workspace.path,
         patterns,
-        tarball,
+        folder / TARBALL_FILE,
         commit=inputs.commit,
         created=workspace.checkout.committed_at,
     )
+    packaged = write_packaged(folder, manifest)
     log.info(
-        "packaged %d files (%d bytes) from %s",
+        "packaged %d files (%d bytes, sha256 %s) from %s into %s for the upload",
         len(manifest.files) + len(manifest.links),
-        tarball.stat().st_size,
+        packaged.size,
+        packaged.sha256,
         ", ".join(config.build.artifacts) if config.build.artifacts else "the whole tree",
+        folder,
     )
-    location = upload_artifact(s3, bucket, inputs.pipeline, inputs.commit, tarball, manifest)
-    context.output_keys.extend([location.artifact_key, location.manifest_key, location.latest_key])
-    log.info("artifact uploaded to %s (sha256 %s)", location.uri, location.sha256)
-    context.outputs[Output.ARTIFACT_SHA256] = location.sha256
 
 
 stage = Stage(
     spec=BUILD,
-    description="Check out the commit, run its build commands and upload the artifact to S3.",
+    description="Check out the commit, run its build commands and package the artifact for"
+    " the upload container (no AWS access).",
     work=_work,
     add_options=_add_options,
 )
