@@ -60,6 +60,15 @@ class AphexTargetAccountStack(Stack):
             description=f"AphexPipeline {settings.pipeline}: deploys CDK apps into this account",
             assumed_by=principal,
             max_session_duration=Duration.hours(1),
+            # The post-deployment tests run with this role: they read what was deployed
+            # (as the CDK's own lookup role may). A test that writes needs its own grant.
+            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name("ReadOnlyAccess")],
+        )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]",
+            "The post-deployment tests check the deployed resources of any app through the "
+            "AWS API; AWS's read-only policy is the CDK lookup role's too.",
         )
         bootstrap_roles = (
             f"arn:{Aws.PARTITION}:iam::{account}:role/"
