@@ -73,6 +73,20 @@ def repo_root() -> Path:
     pytest.fail("cannot find the AphexPipeline repository root; set APHEX_REPO_ROOT")
 
 
+def infra_bin() -> Path:
+    """The infra resolve's venv, exported by `./pants export --resolve=infra` (CI does)."""
+    found = sorted((repo_root() / "dist/export/python/virtualenvs/infra").glob("*/bin"))
+    if not found:
+        pytest.fail("no infra venv: run `./pants export --resolve=infra` first")
+    return found[-1]
+
+
+def infra_app_env() -> dict[str, str]:
+    """Where the pipeline's own app and its Python are (``APHEX_INFRA_APP``/``_BIN``): a
+    local run then installs its stacks, one IAM role per kind of work, and enforces IAM."""
+    return {"APHEX_INFRA_APP": str(repo_root() / "infra"), "APHEX_INFRA_BIN": str(infra_bin())}
+
+
 def sample_app_dir() -> Path:
     return repo_root() / "examples" / "sample-app"
 

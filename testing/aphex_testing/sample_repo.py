@@ -26,6 +26,7 @@ from aphex_stages.local.kubeapi import KubeApiServer
 from aphex_stages.local.layout import LocalPaths
 from aphex_stages.local.runtime import ImageRuntime, RuntimeError_, find_engine
 from aphex_stages.local.session import LocalRunOptions, default_image, run_local
+from aphex_testing.cdk import infra_app_env
 from aphex_testing.sample_env import sample_app_dir
 
 __all__ = [
@@ -94,9 +95,14 @@ def built_image_ids() -> dict[str, str]:
 
 
 def run_sample(sample: SampleRepo, **options: Any) -> tuple[int, str]:
-    """`aphex run --local` on the repository with every gate approved: exit code, output."""
+    """`aphex run --local` on the repository with every gate approved: exit code, output.
+    The run installs the pipeline's own stacks and so enforces IAM: each task holds only
+    its own role."""
     out = io.StringIO()
-    code = run_local(LocalRunOptions(repo=sample.path, approve="all", out=out, **options))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in infra_app_env().items():
+            patch.setenv(name, value)
+        code = run_local(LocalRunOptions(repo=sample.path, approve="all", out=out, **options))
     return code, out.getvalue()
 
 

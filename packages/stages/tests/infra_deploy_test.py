@@ -15,18 +15,10 @@ from aphex_stages.cdk import CdkRunner, LocalAws
 from aphex_stages.errors import StageError
 from aphex_stages.infra_deploy import deploy_pipeline_infra, infra_context
 from aphex_stages.infra_state import InfraState
-from aphex_testing.cdk import ensure_cdk_cli, repo_root, sample_app_dir
+from aphex_testing.cdk import ensure_cdk_cli, infra_bin, repo_root, sample_app_dir
 from aphex_testing.moto_server import start_moto_server
 
 MOTO_ACCOUNT = "123456789012"
-
-
-def infra_bin() -> Path:
-    """The infra resolve's venv, exported by `./pants export --resolve=infra` (CI does)."""
-    found = sorted((repo_root() / "dist/export/python/virtualenvs/infra").glob("*/bin"))
-    if not found:
-        pytest.fail("no infra venv: run `./pants export --resolve=infra` first")
-    return found[-1]
 
 
 @pytest.fixture(scope="module")

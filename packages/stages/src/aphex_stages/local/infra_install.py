@@ -40,8 +40,8 @@ def install_pipeline_stacks(
     server_log: Path | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Synthesize the pipeline's app with the install's context and deploy every stack as
-    its account's admin; the stacks deployed. `installation`: the pipeline pod's variables
+    """Synthesize the pipeline's app with the install's context and deploy every changed
+    stack as its account's admin; the stacks deployed. `installation`: the pipeline pod's variables
     (``APHEX_INFRA_APP``, ``APHEX_INFRA_BIN``, ``APHEX_INFRA_CONTEXT``)."""
     app = Path(installation[EnvVar.INFRA_APP])
     app_bin = installation.get(EnvVar.INFRA_BIN)
@@ -63,8 +63,12 @@ def install_pipeline_stacks(
                     else account_target(endpoint, owner, stack.region or region)
                 )
                 runner = CdkRunner(target=target, cli=cli, on_line=on_line, env=extra)
-                runner.deploy(assembly.directory, [stack.artifact_id], Path(scratch) / "out.json")
-                deployed.append(stack.name)
+                # An unchanged stack is left alone (an update would still touch it).
+                if runner.diff(assembly.directory, [stack.artifact_id]):
+                    runner.deploy(
+                        assembly.directory, [stack.artifact_id], Path(scratch) / "out.json"
+                    )
+                    deployed.append(stack.name)
     except CdkError as error:
         raise CdkError(f"installing the pipeline's own stacks: {error}") from None
     return deployed
