@@ -145,9 +145,9 @@ def test_sensor_role_only_submits_workflows() -> None:
 
 def test_each_identity_service_account_has_its_irsa_annotation() -> None:
     roles = {
-        a["metadata"]["name"]: a["metadata"].get("annotations", {}).get(
-            "eks.amazonaws.com/role-arn"
-        )
+        a["metadata"]["name"]: a["metadata"]
+        .get("annotations", {})
+        .get("eks.amazonaws.com/role-arn")
         for a in _by_kind(_docs("rbac.yaml"), "ServiceAccount")
     }
     arn = "arn:aws:iam::123456789012:role/aphex-{}-{}".format
