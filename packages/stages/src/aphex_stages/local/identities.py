@@ -122,7 +122,7 @@ class RoleCredentials:
                 f"service account {service_account} is not in namespace {self.namespace}"
                 f" ({error.reason}); the local install makes one per kind of work"
             ) from None
-        annotations = account.metadata.annotations or {}
+        annotations = (account.metadata.annotations if account.metadata else None) or {}
         return annotations.get(IRSA_ROLE_ANNOTATION)
 
     def environ(self, service_account: str) -> dict[str, str]:
