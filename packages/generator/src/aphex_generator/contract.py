@@ -377,8 +377,6 @@ def identity_service_account(base: str, identity: Identity, environment: str | N
     """The service account of a kind of work: ``base`` (``GeneratorSettings.service_account``)
     for the pipeline deployment, ``<base>-build``, ``<base>-notify`` and
     ``<base>-deploy-<environment>`` for the others (DNS-safe, at most 63 characters)."""
-    from aphex_generator.names import dns_name
-
     if identity is Identity.PIPELINE:
         return base
     return dns_name(f"{base}-{_environment_suffix(identity, environment)}")
@@ -387,8 +385,6 @@ def identity_service_account(base: str, identity: Identity, environment: str | N
 def identity_role_name(pipeline: str, identity: Identity, environment: str | None = None) -> str:
     """The IAM role of a kind of work: ``aphex-<pipeline>-<identity>`` or
     ``aphex-<pipeline>-deploy-<environment>`` (cut with a stable hash to IAM's 64 characters)."""
-    from aphex_generator.names import dns_name
-
     return dns_name(
         f"aphex-{pipeline}-{_environment_suffix(identity, environment)}", _IAM_NAME_LIMIT
     )
