@@ -596,9 +596,9 @@ def _ensure_aws_managed_policy(backend: Any, arn: str) -> None:
     from moto.iam.models import AWSManagedPolicy  # pants: no-infer-dep
 
     if _aws_policy_data is None:
-        from moto.iam.aws_managed_policies import (  # pants: no-infer-dep
-            aws_managed_policies_data,
-        )
+        import moto.iam.aws_managed_policies as managed  # pants: no-infer-dep
+
+        aws_managed_policies_data = managed.aws_managed_policies_data
 
         _aws_policy_data = json.loads(aws_managed_policies_data)
     data = _aws_policy_data.get(match["name"])
