@@ -9,10 +9,12 @@ speaks boto3 (or the real CDK CLI) with the local admin's key or assumed-role se
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -576,3 +578,26 @@ def test_calls_that_name_a_resource_are_checked_against_it(aws: Aws) -> None:
     logs.create_log_group(logGroupName="/aphex/mine")
     _denied(logs.create_log_group, logGroupName="/aphex/theirs")
     aws.client("s3", session).head_bucket(Bucket="bucket")  # needs s3:ListBucket, as on AWS
+
+
+def test_a_get_without_a_body_is_signed_as_the_sdk_signs_it(aws: Aws) -> None:
+    """Lambda's GetFunction (a REST GET): moto hashed its parameters as the payload and
+    refused every such call with SignatureDoesNotMatch; now only the policy decides."""
+    trust = _trust_root()
+    aws.setup("iam").create_role(RoleName="fn", AssumeRolePolicyDocument=trust)
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def main(event, context):\n    return 1\n")
+    aws.setup("lambda").create_function(
+        FunctionName="f",
+        Runtime="python3.11",
+        Role=f"arn:aws:iam::{ACCOUNT}:role/fn",
+        Handler="handler.main",
+        Code={"ZipFile": code.getvalue()},
+    )
+    aws.role("reader", trust, {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": "*"})
+    aws.role("nobody", trust, {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"})
+    aws.auth_on()
+    function = aws.client("lambda", aws.session("reader")).get_function(FunctionName="f")
+    assert function["Configuration"]["FunctionName"] == "f"
+    _denied(aws.client("lambda", aws.session("nobody")).get_function, FunctionName="f")

@@ -669,9 +669,27 @@ def _request_init(self: Any, *args: Any, **kwargs: Any) -> None:
     self._action = _IAM_ACTION.get(self._action, self._action)
 
 
+_original_create_aws_request: Any = None
+
+
+def _request_create_aws_request(self: Any) -> Any:
+    """``IAMRequestBase._create_aws_request``, corrected.
+
+    To check a signature moto rebuilds the request with ``data=body or parsed parameters``:
+    a GET without a body (Lambda's GetFunction, say) is then hashed as if its parameters
+    were its payload, and every such call fails with SignatureDoesNotMatch. The SDK signs
+    an empty payload there, so the rebuilt request carries none.
+    """
+    request = _original_create_aws_request(self)
+    if not self._body and self._method in ("GET", "HEAD", "DELETE"):
+        request.data = b""
+    return request
+
+
 def install() -> None:
     """Patch moto's IAM access control (idempotent). Call before the server handles requests."""
     global _installed, _original_request_init, _original_policy_init, _original_role_from_cfn
+    global _original_create_aws_request
     if _installed:
         return
     # Typed as Any: the patching must type-check with and without moto's own annotations.
@@ -687,6 +705,8 @@ def install() -> None:
     access_control.IAMPolicy.__init__ = _policy_init
     request = access_control.IAMRequestBase
     request.check_action_permitted = _request_check_action_permitted
+    _original_create_aws_request = request._create_aws_request
+    request._create_aws_request = _request_create_aws_request
     _original_request_init = request.__init__
     request.__init__ = _request_init
 
