@@ -13,6 +13,7 @@ from aphex_generator import (
     IRSA_ROLE_ANNOTATION,
     Identity,
     Label,
+    identities,
     identity_role_name,
     identity_rules,
     identity_service_account,
@@ -21,7 +22,6 @@ from aphex_generator import (
 
 __all__ = [
     "IRSA_ANNOTATION",
-    "identities",
     "identity_rbac",
     "WEBHOOK_PORT",
     "WEBHOOK_SERVICE",
@@ -78,20 +78,6 @@ def _rbac(
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
     }
     return [account, role, binding]
-
-
-#: A kind of work and, for the deploy identity, its environment.
-IdentityOf = tuple[Identity, str | None]
-
-
-def identities(environments: Sequence[str]) -> list[IdentityOf]:
-    """Every identity of a pipeline: build, pipeline, one deploy per environment, notify."""
-    return [
-        (Identity.BUILD, None),
-        (Identity.PIPELINE, None),
-        *((Identity.DEPLOY, name) for name in environments),
-        (Identity.NOTIFY, None),
-    ]
 
 
 def identity_rbac(

@@ -27,6 +27,7 @@ from aphex_generator import (
     Param,
     console_scripts,
     dump_yaml,
+    identities,
     identity_role_name,
     identity_rules,
     identity_service_account,
@@ -160,6 +161,13 @@ def test_each_kind_of_work_has_its_own_service_account_and_role() -> None:
         identity_service_account(base, Identity.DEPLOY, "prod"),
     }
     assert len(accounts) == 5
+    assert identities(["dev", "prod"]) == [
+        (Identity.BUILD, None),
+        (Identity.PIPELINE, None),
+        (Identity.DEPLOY, "dev"),
+        (Identity.DEPLOY, "prod"),
+        (Identity.NOTIFY, None),
+    ]
     assert identity_service_account(base, Identity.PIPELINE) == base
     assert identity_role_name("orders", Identity.DEPLOY, "prod") == "aphex-orders-deploy-prod"
     long = identity_role_name("p" * 60, Identity.DEPLOY, "e" * 60)

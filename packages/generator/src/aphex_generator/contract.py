@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -51,6 +52,7 @@ __all__ = [
     "Identity",
     "console_scripts",
     "dns_name",
+    "identities",
     "identity_role_name",
     "identity_rules",
     "identity_service_account",
@@ -371,6 +373,17 @@ def _environment_suffix(identity: Identity, environment: str | None) -> str:
     if (identity is Identity.DEPLOY) != (environment is not None):
         raise ValueError("an environment is given for the deploy identity, and only for it")
     return f"{identity.value}-{environment}" if environment is not None else identity.value
+
+
+def identities(environments: Sequence[str]) -> list[tuple[Identity, str | None]]:
+    """Every identity of a pipeline, with the environment of each deploy identity: build,
+    pipeline, one deploy per environment (in the order given), notify."""
+    return [
+        (Identity.BUILD, None),
+        (Identity.PIPELINE, None),
+        *((Identity.DEPLOY, name) for name in environments),
+        (Identity.NOTIFY, None),
+    ]
 
 
 def identity_service_account(base: str, identity: Identity, environment: str | None = None) -> str:

@@ -27,6 +27,7 @@ from aphex_generator import (
     EXTERNAL_ID_SECRET,
     IRSA_ROLE_ANNOTATION,
     Identity,
+    identities,
     identity_role_name,
     identity_rules,
     identity_service_account,
@@ -35,22 +36,12 @@ from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.local.aws import LocalAwsEndpoint
 
 __all__ = [
-    "CREDENTIAL_VARIABLES",
     "IdentityError",
     "LocalIdentity",
     "RoleCredentials",
     "ensure_external_id",
     "identities_of",
 ]
-
-#: The variables that carry a pod's AWS identity (withheld from skipped containers).
-CREDENTIAL_VARIABLES = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_ROLE_ARN",
-    "AWS_WEB_IDENTITY_TOKEN_FILE",
-)
 
 
 class IdentityError(Exception):
@@ -73,12 +64,7 @@ def identities_of(
 ) -> list[LocalIdentity]:
     """Every identity a pipeline's pods run as, with roles in the pipeline's `account`."""
     pipeline = config.pipeline.name
-    kinds: list[tuple[Identity, str | None]] = [
-        (Identity.BUILD, None),
-        (Identity.PIPELINE, None),
-        (Identity.NOTIFY, None),
-        *((Identity.DEPLOY, env.name) for env in config.environments),
-    ]
+    kinds = identities([env.name for env in config.environments])
     return [
         LocalIdentity(
             identity=kind,
