@@ -48,3 +48,21 @@ def test_without_notifications_the_exit_handler_gets_none() -> None:
     for container in _containers(doc).values():
         names = {e["name"] for e in container["env"]}
         assert not names & {EnvVar.SNS_TOPIC_ARN, EnvVar.SLACK_WEBHOOK_URL, EnvVar.GITHUB_TOKEN}
+
+
+def test_a_github_enterprise_api_reaches_the_exit_handler_and_survives_a_rerender() -> None:
+    config = config_from(minimal_config(notifications={"github_status": True}))
+    api = "https://github.example.com/api/v3"
+    doc = render_workflow_template(config, SETTINGS.with_changes(github_api_url=api))
+    containers = _containers(doc)
+    (exit_name,) = (n for n, c in containers.items() if c["command"] == [NOTIFY.script])
+    values = {e["name"]: e.get("value") for e in containers[exit_name]["env"]}
+    assert values[EnvVar.GITHUB_API_URL] == api
+    # The pipeline stage renders the template again from its pod's environment.
+    pipeline_env = [
+        {e["name"]: e.get("value") for e in c["env"]}
+        for c in containers.values()
+        if EnvVar.INFRA_CONTEXT in {e["name"] for e in c["env"]}
+        or EnvVar.SERVICE_ACCOUNT in {e["name"] for e in c["env"]}
+    ]
+    assert pipeline_env and pipeline_env[0][EnvVar.GITHUB_API_URL] == api

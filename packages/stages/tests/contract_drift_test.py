@@ -42,6 +42,7 @@ MONITORING_COPIES = {
     EnvVar.SNS_TOPIC_ARN: "packages/monitoring/src/aphex_monitoring/settings.py",
     EnvVar.SLACK_WEBHOOK_URL: "packages/monitoring/src/aphex_monitoring/secrets.py",
     EnvVar.GITHUB_TOKEN: "packages/monitoring/src/aphex_monitoring/secrets.py",
+    EnvVar.GITHUB_API_URL: "packages/monitoring/src/aphex_monitoring/settings.py",
 }
 
 

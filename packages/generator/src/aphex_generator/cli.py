@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the context the pipeline's own stacks were installed with (the pipeline stage"
         " synthesizes them with exactly this)",
     )
+    common.add_argument(
+        "--github-api-url",
+        metavar="URL",
+        help="GitHub API of the commit statuses (GitHub Enterprise: https://HOST/api/v3)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     render = sub.add_parser("render", parents=[common], help="render the WorkflowTemplate")
     render.add_argument("config")
@@ -83,6 +88,7 @@ def _settings(args: argparse.Namespace) -> GeneratorSettings:
         ("deployer_image", "deployer_image"),
         ("region", "aws_region"),
         ("infra_context", "infra_context"),
+        ("github_api_url", "github_api_url"),
     ):
         if getattr(args, flag, None):
             changes[name] = getattr(args, flag)

@@ -274,6 +274,8 @@ class EnvVar(_Names):
     SNS_TOPIC_ARN = "APHEX_SNS_TOPIC_ARN"
     SLACK_WEBHOOK_URL = "APHEX_SLACK_WEBHOOK_URL"
     GITHUB_TOKEN = "APHEX_GITHUB_TOKEN"
+    #: The GitHub API the commit statuses go to (GitHub Enterprise; an install's setting).
+    GITHUB_API_URL = "APHEX_GITHUB_API_URL"
 
 
 #: The variables every container of the template gets from the generator's settings.

@@ -108,6 +108,9 @@ class GeneratorSettings:
     github_status_token: SecretRef = field(
         default_factory=lambda: SecretRef("aphex-github-token", "token")
     )
+    #: The GitHub API of the commit statuses (GitHub Enterprise: ``https://HOST/api/v3``);
+    #: None: api.github.com.
+    github_api_url: str | None = None
     #: The install's ExternalId of the deploy roles (the deploy and test pods read it by
     #: secretKeyRef; `aphex install` creates it). Never the pipeline name, never in config.
     external_id_secret: SecretRef = field(

@@ -183,6 +183,7 @@ class _Renderer:
             EnvVar.DEPLOYER_IMAGE: self.settings.deployer_image,
             EnvVar.TOOLCHAIN_CLAIM: self.settings.toolchain_cache_claim,
             EnvVar.INFRA_CONTEXT: self.settings.infra_context,
+            EnvVar.GITHUB_API_URL: self.settings.github_api_url,
         }
         return [{"name": name, "value": value} for name, value in values.items() if value]
 
@@ -350,6 +351,8 @@ class _Renderer:
         if notifications.github_status:
             token = self.settings.github_status_token
             env.append(_from_secret(EnvVar.GITHUB_TOKEN, token.name, token.key))
+            if self.settings.github_api_url:
+                env.append({"name": EnvVar.GITHUB_API_URL, "value": self.settings.github_api_url})
         return env
 
     def environment_template(self, kind: NodeKind, env_name: str, name: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from aphex_generator import EnvVar, GeneratorSettings
 
 def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> GeneratorSettings:
     """Settings from the pod's environment (`EnvVar`: the artifact bucket, namespace,
-    service account, images, toolchain cache claim, install-time infra context and
+    service account, images, toolchain cache claim, install-time infra context, GitHub API and
     `AWS_REGION`); unset ones keep their defaults."""
     env = os.environ if environ is None else environ
     defaults = GeneratorSettings()
@@ -29,4 +29,5 @@ def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> Gen
         aws_region=env.get(EnvVar.REGION) or None,
         toolchain_cache_claim=env.get(EnvVar.TOOLCHAIN_CLAIM) or None,
         infra_context=env.get(EnvVar.INFRA_CONTEXT) or None,
+        github_api_url=env.get(EnvVar.GITHUB_API_URL) or None,
     )
