@@ -27,7 +27,7 @@ def work(tmp_path: Path) -> tuple[Path, str, str]:
 def test_the_stage_checks_out_an_older_commit_over_http(work, tmp_path: Path) -> None:
     repo, first, _second = work
     with serve_repository(repo) as (_server, url):
-        assert url.endswith("/my-app.git") and repository_name(repo) == "my-app.git"
+        assert url.endswith("/local/my-app.git") and repository_name(repo) == "local/my-app.git"
         assert check_repository(url) == url
         checkout = clone_commit(url, first, tmp_path / "co", log=LOG)
     assert checkout.path.joinpath("aphex-config.yaml").is_file()

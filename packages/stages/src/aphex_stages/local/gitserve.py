@@ -1,14 +1,15 @@
 """Serve git repositories over smart HTTP, read-only, as a git host would.
 
 A local run reaches the application repository the way a pod does: by cloning a URL
-(``http://localhost:PORT/<name>.git``), not through a checkout on the same disk. The
+(``http://localhost:PORT/local/<name>.git``, an owner and a name as on a git host, so
+what reports to the host finds both), not through a checkout on the same disk. The
 server is git's own ``git http-backend`` (CGI) behind a small threaded HTTP server on
 127.0.0.1; pushes are refused. With a ``token``, every request needs HTTP basic
 authentication with that password (and ``username``, when one is given), as a private
 repository on a git host does. With an ``ssl_context`` it speaks HTTPS.
 
     with serve_repository(Path("/work/app")) as server:
-        server.url("app.git")          # http://localhost:41231/app.git
+        server.url("local/app.git")    # http://localhost:41231/local/app.git
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ _ALLOWED = ("/info/refs", "/git-upload-pack", "/HEAD", "/objects/")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
+#: The owner of every repository a local run serves (``<owner>/<name>.git``).
+LOCAL_OWNER = "local"
+
+
 def repository_name(top: Path) -> str:
-    """The URL name of the repository whose top folder is `top`: ``<folder>.git``."""
-    return (_UNSAFE.sub("-", top.name).strip("-.") or "repo") + ".git"
+    """The URL path of the repository whose top folder is `top`: ``local/<folder>.git``."""
+    return f"{LOCAL_OWNER}/" + (_UNSAFE.sub("-", top.name).strip("-.") or "repo") + ".git"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -80,9 +85,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         path = urlsplit(self.path)
-        name, _, rest = path.path.lstrip("/").partition("/")
-        git_dir = self.server.owner.repositories.get(name)
-        rest = "/" + rest
+        git_dir, rest = self.server.owner.find(path.path.lstrip("/"))
         if git_dir is None or not rest.startswith(_ALLOWED) or ".." in rest:
             self._answer(404, "not found")
             return
@@ -177,6 +180,13 @@ class GitHttpServer:
         """Serve the git folder `git_dir` (a bare repository or a `.git`) as `name`; its URL."""
         self.repositories[name] = git_dir.resolve()
         return self.url(name)
+
+    def find(self, path: str) -> tuple[Path | None, str]:
+        """The git folder a request path names and the rest of the path (``/info/refs``)."""
+        for name, git_dir in self.repositories.items():
+            if path.startswith(name + "/"):
+                return git_dir, path[len(name) :]
+        return None, ""
 
     def url(self, name: str) -> str:
         """The clone URL of repository `name`."""
