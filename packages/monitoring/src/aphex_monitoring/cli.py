@@ -253,6 +253,9 @@ def _notify(args: argparse.Namespace) -> int:
                 "record": result.record.model_dump(mode="json") if result.record else None,
             }
         )
+    else:  # the exit handler's log says where the run was reported
+        said = ", ".join(f"{sink} {outcome}" for sink, outcome in result.outcomes.items())
+        print(f"{PROG}: notified: {said or 'nothing configured'}", file=sys.stderr)
     return EXIT_OK
 
 

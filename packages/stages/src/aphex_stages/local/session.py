@@ -156,6 +156,9 @@ class LocalRun:
             # can hold is deployed.
             EnvVar.INFRA_CONTEXT: LOCAL_INFRA_CONTEXT,
         }
+        # Commit statuses go to a GitHub API the runner names (a local one in tests).
+        if os.environ.get(EnvVar.GITHUB_API_URL):
+            env[EnvVar.GITHUB_API_URL] = os.environ[EnvVar.GITHUB_API_URL]
         if self.options.images:
             env[EnvVar.BUILDER_IMAGE] = self.options.builder_image or default_image(
                 ImageKind.BUILDER
