@@ -10,9 +10,11 @@ from generator_cases import SETTINGS, sample
 from aphex_generator import (
     BUILD,
     BUILD_OUTPUT_VOLUME,
+    CHECKOUT,
     ENVIRONMENT,
     NOTIFY,
     PIPELINE,
+    SOURCE_VOLUME,
     STAGES,
     TEMPLATE_ENV,
     TEST,
@@ -46,8 +48,8 @@ def test_every_stage_has_a_unique_name_script_and_task() -> None:
     for attribute in ("name", "script", "entry_point"):
         values = [getattr(stage, attribute) for stage in STAGES]
         assert len(set(values)) == len(values), attribute
-    # One task per stage, except the build pod's two containers (commands, then upload).
-    tasks = [stage.task for stage in STAGES if stage is not UPLOAD]
+    # One task per stage, except the build pod's three containers (checkout, commands, upload).
+    tasks = [stage.task for stage in STAGES if stage not in (CHECKOUT, UPLOAD)]
     assert len(set(tasks)) == len(tasks)
     assert UPLOAD.task == BUILD.task
     assert BUILD.identity is None and UPLOAD.identity is Identity.BUILD
@@ -60,7 +62,12 @@ def test_every_stage_has_a_unique_name_script_and_task() -> None:
 def test_images_split_the_stages() -> None:
     builder = {stage.script for stage in stages_of_image("builder")}
     deployer = {stage.script for stage in stages_of_image(ImageKind.DEPLOYER)}
-    assert builder == {"aphex-stage-validation", "aphex-stage-build", "aphex-stage-upload"}
+    assert builder == {
+        "aphex-stage-validation",
+        "aphex-stage-checkout",
+        "aphex-stage-build",
+        "aphex-stage-upload",
+    }
     assert not builder & deployer and builder | deployer == set(console_scripts())
     assert console_scripts("builder") == {
         s.script: s.entry_point for s in stages_of_image("builder")
@@ -87,10 +94,13 @@ def test_the_template_uses_the_contract_and_dumps_cleanly() -> None:
     assert {c["command"][0] for c in containers} == set(console_scripts())
     for container in containers:
         names = [e["name"] for e in container["env"]]
-        if container["command"] == [BUILD.script]:  # no bucket: it has no identity to use it
-            assert names == [n for n in TEMPLATE_ENV if n != EnvVar.ARTIFACT_BUCKET] + [
-                EnvVar.BUILD_OUTPUT
-            ]
+        # No bucket for checkout and build: they have no identity to use it with.
+        unprivileged = [n for n in TEMPLATE_ENV if n != EnvVar.ARTIFACT_BUCKET]
+        if container["command"] == [BUILD.script]:
+            assert names == [*unprivileged, EnvVar.SOURCE, EnvVar.BUILD_OUTPUT]
+            continue
+        if container["command"] == [CHECKOUT.script]:
+            assert names == [*unprivileged, EnvVar.SOURCE]
             continue
         assert names[: len(TEMPLATE_ENV)] == list(TEMPLATE_ENV)
         if container["command"] == [PIPELINE.script]:  # what it needs to render itself again
@@ -134,6 +144,7 @@ def test_a_toolchain_gives_the_deploy_and_test_pods_a_cache_volume() -> None:
         settings = SETTINGS.with_changes(toolchain_cache_claim=claim)
         doc = render_workflow_template(config_from(data), settings)
         assert doc["spec"]["volumes"] == [
+            {"name": SOURCE_VOLUME, "emptyDir": {}},
             {"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}},
             {"name": TOOLCHAIN_VOLUME, **source},
         ]
@@ -148,7 +159,10 @@ def test_a_toolchain_gives_the_deploy_and_test_pods_a_cache_volume() -> None:
         assert env[EnvVar.TOOLCHAIN_CACHE] == TOOLCHAIN_MOUNT
         assert validate(doc) == []
     plain = render_workflow_template(config_from(minimal_config()), SETTINGS)
-    assert plain["spec"]["volumes"] == [{"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}}]
+    assert plain["spec"]["volumes"] == [
+        {"name": SOURCE_VOLUME, "emptyDir": {}},
+        {"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}},
+    ]
 
 
 def test_each_kind_of_work_has_its_own_service_account_and_role() -> None:

@@ -63,6 +63,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="GitHub API of the commit statuses (GitHub Enterprise: https://HOST/api/v3)",
     )
+    common.add_argument(
+        "--git-token-secret",
+        metavar="NAME:KEY",
+        help="a private repository's token: the Secret key mounted only where the commit is"
+        " cloned (never into the build commands' container)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     render = sub.add_parser("render", parents=[common], help="render the WorkflowTemplate")
     render.add_argument("config")
@@ -94,6 +100,8 @@ def _settings(args: argparse.Namespace) -> GeneratorSettings:
             changes[name] = getattr(args, flag)
     if getattr(args, "webhook_secret", None):
         changes["webhook_secret"] = SecretRef.parse(args.webhook_secret)
+    if getattr(args, "git_token_secret", None):
+        changes["git_token_secret"] = SecretRef.parse(args.git_token_secret)
     if getattr(args, "webhook_url", None):
         changes["webhook_url"] = args.webhook_url
     return GeneratorSettings(**changes)

@@ -45,6 +45,15 @@ __all__ = [
     "BUILD_CONTAINER",
     "BUILD_OUTPUT_MOUNT",
     "BUILD_OUTPUT_VOLUME",
+    "CHECKOUT",
+    "CHECKOUT_CONTAINER",
+    "GIT_TOKEN_PATH",
+    "GIT_TOKEN_MOUNT",
+    "GIT_TOKEN_VOLUME",
+    "LOCAL_GIT_TOKEN_KEY",
+    "LOCAL_GIT_TOKEN_SECRET",
+    "SOURCE_MOUNT",
+    "SOURCE_VOLUME",
     "UPLOAD",
     "IRSA_ROLE_ANNOTATION",
     "IRSA_SKIP_ANNOTATION",
@@ -130,7 +139,18 @@ VALIDATION = StageSpec(
     ImageKind.BUILDER,
     Identity.BUILD,
 )
-#: The build commands: checkout, commands and packaging, in a container with no AWS identity.
+#: The build pod's first container: checks out the commit (with the repository token, when
+#: there is one) into the pod's source folder. No AWS identity.
+CHECKOUT = StageSpec(
+    "checkout",
+    "build",
+    "aphex-stage-checkout",
+    "aphex_stages.stages.checkout:main",
+    ImageKind.BUILDER,
+    None,
+)
+#: The build commands and packaging of that checkout, in a container with no AWS identity
+#: and no repository token.
 BUILD = StageSpec(
     "build", "build", "aphex-stage-build", "aphex_stages.stages.build:main", ImageKind.BUILDER, None
 )
@@ -181,7 +201,16 @@ NOTIFY = StageSpec(
 )
 
 #: Every stage, in pipeline order (the exit handler last).
-STAGES: tuple[StageSpec, ...] = (VALIDATION, BUILD, UPLOAD, PIPELINE, ENVIRONMENT, TEST, NOTIFY)
+STAGES: tuple[StageSpec, ...] = (
+    VALIDATION,
+    CHECKOUT,
+    BUILD,
+    UPLOAD,
+    PIPELINE,
+    ENVIRONMENT,
+    TEST,
+    NOTIFY,
+)
 
 
 def stage_by_name(name: str) -> StageSpec:
@@ -266,6 +295,10 @@ class EnvVar(_Names):
     GIT_SSH_KEY_FILE = "APHEX_GIT_SSH_KEY_FILE"
     # The build pod's shared folder (BUILD_OUTPUT_MOUNT): BUILD packages there, UPLOAD reads.
     BUILD_OUTPUT = "APHEX_BUILD_OUTPUT"
+    # The build pod's checkout (SOURCE_MOUNT): CHECKOUT writes it, BUILD runs commands in it.
+    SOURCE = "APHEX_SOURCE"
+    # An install's repository-token Secret (``name:key``), read back when re-rendering.
+    GIT_TOKEN_SECRET = "APHEX_GIT_TOKEN_SECRET"
     # The deploy and test pods: the per-install ExternalId of the deploy roles, by
     # secretKeyRef (key EXTERNAL_ID_KEY of GeneratorSettings.external_id_secret).
     EXTERNAL_ID = "APHEX_EXTERNAL_ID"
@@ -338,8 +371,20 @@ _SESSION_INVALID = re.compile(r"[^\w+=,.@-]")
 #: The containers of the build pod: the build commands run in ``BUILD_CONTAINER`` with no
 #: AWS identity; the upload runs in ``UPLOAD_CONTAINER`` (Argo reads a container set's
 #: outputs from the container named ``main``).
+CHECKOUT_CONTAINER = "checkout"
 BUILD_CONTAINER = "build"
 UPLOAD_CONTAINER = "main"
+#: The build pod's checkout, shared by CHECKOUT (writes) and BUILD (reads, runs commands).
+SOURCE_VOLUME = "source"
+SOURCE_MOUNT = "/var/aphex/source"
+#: A private repository's token: a Secret volume mounted, read-only, only into the pods and
+#: containers that clone (validation, the build's checkout, the pipeline deployment).
+GIT_TOKEN_VOLUME = "git-token"
+GIT_TOKEN_MOUNT = "/var/run/secrets/aphex/git"
+GIT_TOKEN_PATH = f"{GIT_TOKEN_MOUNT}/token"
+#: The Secret (key ``token``) a local run reads a private repository's token from.
+LOCAL_GIT_TOKEN_SECRET = "aphex-git-token"
+LOCAL_GIT_TOKEN_KEY = "token"
 #: The volume the build pod's two containers share: BUILD writes the packaged artifact
 #: there, UPLOAD reads it.
 BUILD_OUTPUT_VOLUME = "build-output"

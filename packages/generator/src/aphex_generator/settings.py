@@ -31,6 +31,10 @@ class SecretRef:
             raise SettingsError(f"expected NAME or NAME:KEY for a secret reference, got {text!r}")
         return cls(name, key or "secret")
 
+    def __str__(self) -> str:
+        """``NAME:KEY``, as :meth:`parse` reads it."""
+        return f"{self.name}:{self.key}"
+
 
 @dataclass(frozen=True)
 class Resources:
@@ -108,6 +112,10 @@ class GeneratorSettings:
     github_status_token: SecretRef = field(
         default_factory=lambda: SecretRef("aphex-github-token", "token")
     )
+    #: A private repository's token (a Secret the install makes): mounted read-only only
+    #: into what clones (validation, the build pod's checkout container, the pipeline
+    #: deployment), never into the build commands' container. None: a public repository.
+    git_token_secret: SecretRef | None = None
     #: The GitHub API of the commit statuses (GitHub Enterprise: ``https://HOST/api/v3``);
     #: None: api.github.com.
     github_api_url: str | None = None

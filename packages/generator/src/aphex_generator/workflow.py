@@ -9,6 +9,7 @@ is the graph's nodes; pipelines beyond the CRD's limits share templates (compact
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from aphex_generator import names
@@ -17,11 +18,18 @@ from aphex_generator.contract import (
     BUILD_CONTAINER,
     BUILD_OUTPUT_MOUNT,
     BUILD_OUTPUT_VOLUME,
+    CHECKOUT,
+    CHECKOUT_CONTAINER,
     ENVIRONMENT,
+    GIT_TOKEN_MOUNT,
+    GIT_TOKEN_PATH,
+    GIT_TOKEN_VOLUME,
     IRSA_SKIP_ANNOTATION,
     NOTIFY,
     PIPELINE,
     SLACK_WEBHOOK_KEY,
+    SOURCE_MOUNT,
+    SOURCE_VOLUME,
     TEMPLATE_ENV,
     TEST,
     TOOLCHAIN_MOUNT,
@@ -96,9 +104,9 @@ PIPELINE_DAG = "pipeline"
 ENVIRONMENTS_DAG = "environments"
 MANAGED_BY = "aphex-generator"
 
-#: The build pod's upload container: it streams one tarball to S3 (the build commands get
-#: the builder resources).
-UPLOAD_RESOURCES = Resources("100m", "128Mi", "512Mi")
+#: The build pod's checkout and upload containers: a clone, and one tarball streamed to S3
+#: (the build commands get the builder resources).
+LIGHT_RESOURCES = Resources("100m", "128Mi", "512Mi")
 
 
 def _from_secret(name: str, secret: str, key: str, *, optional: bool = True) -> dict[str, Any]:
@@ -162,9 +170,18 @@ class _Renderer:
         return [{"name": name, "value": value} for name in TEMPLATE_ENV if (value := values[name])]
 
     def volumes(self) -> list[dict[str, Any]]:
-        """The pods' volumes: the build pod's shared folder, and the toolchain cache when the
-        config has a toolchain (a pod gets only the volumes its containers mount)."""
-        volumes: list[dict[str, Any]] = [{"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}}]
+        """The pods' volumes: the build pod's checkout and output folders, the repository
+        token's Secret when there is one, and the toolchain cache when the config has a
+        toolchain (a pod gets only the volumes its containers mount)."""
+        volumes: list[dict[str, Any]] = [
+            {"name": SOURCE_VOLUME, "emptyDir": {}},
+            {"name": BUILD_OUTPUT_VOLUME, "emptyDir": {}},
+        ]
+        token = self.settings.git_token_secret
+        if token is not None:
+            item = {"key": token.key, "path": PurePosixPath(GIT_TOKEN_PATH).name}
+            secret = {"secretName": token.name, "items": [item]}
+            volumes.append({"name": GIT_TOKEN_VOLUME, "secret": secret})
         if self.config.toolchain is None:
             return volumes
         claim = self.settings.toolchain_cache_claim
@@ -184,6 +201,9 @@ class _Renderer:
             EnvVar.TOOLCHAIN_CLAIM: self.settings.toolchain_cache_claim,
             EnvVar.INFRA_CONTEXT: self.settings.infra_context,
             EnvVar.GITHUB_API_URL: self.settings.github_api_url,
+            EnvVar.GIT_TOKEN_SECRET: (
+                str(self.settings.git_token_secret) if self.settings.git_token_secret else None
+            ),
         }
         return [{"name": name, "value": value} for name, value in values.items() if value]
 
@@ -230,49 +250,78 @@ class _Renderer:
             "retryStrategy": self.retry(),
         }
 
-    def build_template(self, name: str, deadline: int) -> dict[str, Any]:
-        """The build pod: a container set of two containers sharing one emptyDir.
+    def clone_credentials(self, container: dict[str, Any]) -> dict[str, Any]:
+        """`container`, given the repository token when there is one: the Secret mounted
+        read-only and its file's path in ``APHEX_GIT_TOKEN_FILE`` (never the token)."""
+        if self.settings.git_token_secret is None:
+            return container
+        mount = {"name": GIT_TOKEN_VOLUME, "mountPath": GIT_TOKEN_MOUNT, "readOnly": True}
+        token_file = {"name": EnvVar.GIT_TOKEN_FILE, "value": GIT_TOKEN_PATH}
+        return {
+            **container,
+            "env": [*container["env"], token_file],
+            "volumeMounts": [*(container.get("volumeMounts") or []), mount],
+        }
 
-        ``BUILD_CONTAINER`` clones the commit, runs its build commands and packages the
-        artifact into ``BUILD_OUTPUT_MOUNT``; it gets no AWS identity (the pod annotation
-        keeps the IAM role's web identity out of it, and it has neither the artifact bucket
-        nor any secret). ``UPLOAD_CONTAINER`` (``main``: Argo reads a container set's outputs
-        from it) runs after it, as the build identity: it keeps the commit's existing
-        artifact or uploads the packaged one, and writes the artifact's digest.
+    def build_template(self, name: str, deadline: int) -> dict[str, Any]:
+        """The build pod: a container set of three containers, one after the other.
+
+        ``CHECKOUT_CONTAINER`` clones the commit into ``SOURCE_MOUNT`` (it alone gets the
+        repository token, when there is one). ``BUILD_CONTAINER`` runs the build commands in
+        that checkout and packages the artifact into ``BUILD_OUTPUT_MOUNT``. Neither gets an
+        AWS identity (the pod annotation keeps the IAM role's web identity out of them, and
+        they have no artifact bucket). ``UPLOAD_CONTAINER`` (``main``: Argo reads a container
+        set's outputs from it) runs last, as the build identity: it keeps the commit's
+        existing artifact or uploads the packaged one, and writes the artifact's digest.
         """
-        shared = {"name": EnvVar.BUILD_OUTPUT, "value": BUILD_OUTPUT_MOUNT}
-        # Region, namespace and workflow name only: the build commands need no more.
+        source = {"name": EnvVar.SOURCE, "value": SOURCE_MOUNT}
+        output = {"name": EnvVar.BUILD_OUTPUT, "value": BUILD_OUTPUT_MOUNT}
+        source_mount = {"name": SOURCE_VOLUME, "mountPath": SOURCE_MOUNT}
+        output_mount = {"name": BUILD_OUTPUT_VOLUME, "mountPath": BUILD_OUTPUT_MOUNT}
+        # Region, namespace and workflow name only: checkout and build commands need no more.
         unprivileged = [e for e in self.env_vars() if e["name"] != EnvVar.ARTIFACT_BUCKET]
+        checkout = self.clone_credentials(
+            {
+                "name": CHECKOUT_CONTAINER,
+                "image": self.images[CHECKOUT.image],
+                "command": [CHECKOUT.script],
+                "args": self.common_args(),
+                "env": [*unprivileged, source],
+                "resources": LIGHT_RESOURCES.as_manifest(),
+                "volumeMounts": [source_mount],
+            }
+        )
         build = {
             "name": BUILD_CONTAINER,
             "image": self.images[BUILD.image],
             "command": [BUILD.script],
             "args": self.common_args(),
-            "env": [*unprivileged, shared],
+            "env": [*unprivileged, source, output],
             "resources": self.resources(BUILD).as_manifest(),
+            "volumeMounts": [source_mount, output_mount],
+            "dependencies": [CHECKOUT_CONTAINER],
         }
         upload = {
             "name": UPLOAD_CONTAINER,
             "image": self.images[UPLOAD.image],
             "command": [UPLOAD.script],
             "args": self.common_args(),
-            "env": [*self.env_vars(), shared],
-            "resources": UPLOAD_RESOURCES.as_manifest(),
+            "env": [*self.env_vars(), output],
+            "resources": LIGHT_RESOURCES.as_manifest(),
+            "volumeMounts": [output_mount],
             "dependencies": [BUILD_CONTAINER],
         }
         # The digest every later stage holds the artifact to.
         digest = {**output_parameter(Output.ARTIFACT_SHA256), "globalName": Output.ARTIFACT_SHA256}
-        # The pod's identity is its upload container's (the build container is skipped).
+        # The pod's identity is its upload container's (the other two are skipped).
         assert UPLOAD.identity is not None
+        skipped = f"{CHECKOUT_CONTAINER},{BUILD_CONTAINER}"
         return {
             "name": name,
             "serviceAccountName": self.service_account(UPLOAD.identity),
             "activeDeadlineSeconds": deadline,
-            "metadata": {"annotations": {IRSA_SKIP_ANNOTATION: BUILD_CONTAINER}},
-            "containerSet": {
-                "volumeMounts": [{"name": BUILD_OUTPUT_VOLUME, "mountPath": BUILD_OUTPUT_MOUNT}],
-                "containers": [build, upload],
-            },
+            "metadata": {"annotations": {IRSA_SKIP_ANNOTATION: skipped}},
+            "containerSet": {"containers": [checkout, build, upload]},
             "outputs": {"parameters": [digest]},
             "retryStrategy": self.retry(),
         }
@@ -298,6 +347,8 @@ class _Renderer:
             template = self.container_template(
                 node.name, stage, args, deadlines[node.kind], account
             )
+            # Both clone the commit: the repository token, when there is one.
+            template["container"] = self.clone_credentials(template["container"])
             if node.kind is NodeKind.PIPELINE:
                 args += [Option.WORKFLOW_NAME, WORKFLOW_NAME]
                 template["container"]["env"] += self.rerender_env()

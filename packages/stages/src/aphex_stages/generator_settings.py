@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from aphex_generator import EnvVar, GeneratorSettings
+from aphex_generator import EnvVar, GeneratorSettings, SecretRef
 
 
 def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> GeneratorSettings:
     """Settings from the pod's environment (`EnvVar`: the artifact bucket, namespace,
-    service account, images, toolchain cache claim, install-time infra context, GitHub API and
+    service account, images, toolchain cache claim, install-time infra context, GitHub API, repository token Secret and
     `AWS_REGION`); unset ones keep their defaults."""
     env = os.environ if environ is None else environ
     defaults = GeneratorSettings()
@@ -30,4 +30,7 @@ def generator_settings_from_env(environ: Mapping[str, str] | None = None) -> Gen
         toolchain_cache_claim=env.get(EnvVar.TOOLCHAIN_CLAIM) or None,
         infra_context=env.get(EnvVar.INFRA_CONTEXT) or None,
         github_api_url=env.get(EnvVar.GITHUB_API_URL) or None,
+        git_token_secret=SecretRef.parse(token)
+        if (token := env.get(EnvVar.GIT_TOKEN_SECRET))
+        else None,
     )

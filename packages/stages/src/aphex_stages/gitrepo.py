@@ -45,6 +45,7 @@ __all__ = [
     "Checkout",
     "GitCredentials",
     "clone_commit",
+    "open_checkout",
     "ssh_command",
 ]
 
@@ -420,3 +421,36 @@ def clone_commit(
         )
     finally:
         repo.close()
+
+
+def open_checkout(path: str | os.PathLike[str], commit: str) -> Checkout:
+    """The checkout another container of the pod made at ``path``, verified to be exactly
+    ``commit`` (no network, no credentials). StageError(GIT_FAILED) when it is not."""
+    check_commit(commit)
+    target = Path(path).absolute()
+    started = time.monotonic()
+    try:
+        repo = git.Repo(target)
+    except (git.exc.InvalidGitRepositoryError, git.exc.NoSuchPathError):
+        raise StageError(
+            ExitCode.GIT_FAILED,
+            f"no checkout at {target}: the pod's checkout container did not make one",
+        ) from None
+    try:
+        gitcmd = _Git(repo, {"GIT_TERMINAL_PROMPT": "0"}, 60.0)
+        try:
+            head, _, stamp = gitcmd("log", "-1", "--format=%H %ct", "HEAD").partition(" ")
+            url = gitcmd("config", "--get", "remote.origin.url").strip()
+        except _GitFailure as failure:
+            raise _fail(failure, str(target), "reading the checkout's HEAD") from None
+    finally:
+        repo.close()
+    if head != commit:
+        raise StageError(ExitCode.GIT_FAILED, f"the checkout at {target} is {head}, not {commit}")
+    return Checkout(
+        path=target,
+        commit=commit,
+        url=url,
+        committed_at=datetime.fromtimestamp(int(stamp), UTC),
+        seconds=time.monotonic() - started,
+    )

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aphex_config import AphexConfig, ConfigError, parse_config
-from aphex_generator import CONFIG_FILE
+from aphex_generator import CONFIG_FILE, EnvVar
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.runner import StageContext
 
 if TYPE_CHECKING:  # GitPython is imported only by the stages that check out (clone_commit)
     from aphex_stages.gitrepo import Checkout
 
-__all__ = ["Workspace", "checkout_source", "load_workspace_config", "open_workspace"]
+__all__ = [
+    "Workspace",
+    "checkout_source",
+    "load_workspace_config",
+    "open_workspace",
+    "shared_checkout_dir",
+]
+
+#: The folder of the pod's shared source volume (``EnvVar.SOURCE``) the checkout goes in.
+_CHECKOUT_FOLDER = "checkout"
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,23 @@ def checkout_source(context: StageContext) -> Checkout:
     return checkout
 
 
+def shared_checkout_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """Where the build pod's checkout container puts the commit for the build container
+    (under ``EnvVar.SOURCE``); None outside such a pod."""
+    env = os.environ if environ is None else environ
+    source = env.get(EnvVar.SOURCE)
+    return Path(source) / _CHECKOUT_FOLDER if source else None
+
+
 def open_workspace(context: StageContext) -> Workspace:
-    """Check out the stage's commit and load its configuration."""
-    checkout = checkout_source(context)
+    """The stage's commit and its configuration: the checkout the pod's checkout container
+    made (the build container, which never holds the repository token), else a clone."""
+    shared = shared_checkout_dir()
+    if shared is not None:
+        from aphex_stages.gitrepo import open_checkout
+
+        checkout = open_checkout(shared, context.inputs.commit)
+        context.log.info("using the checkout of %s at %s", checkout.url, context.inputs.commit[:12])
+    else:
+        checkout = checkout_source(context)
     return Workspace(checkout=checkout, config=load_workspace_config(checkout.path))

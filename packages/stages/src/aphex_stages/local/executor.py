@@ -18,6 +18,7 @@ import contextlib
 import fcntl
 import json
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -320,9 +321,10 @@ class LocalWorkflow:
                 args=tuple(container.get("args") or ()),
                 env=self._env(container),
                 working_dir=container.get("workingDir"),
-                volumes=tuple(self._mounts(container)),
+                volumes=tuple(self._mounts(container, f"{state.name}.{name or 'main'}")),
                 container=name,
             )
+            secret_folders = [v.secret_files for v in spec.volumes if v.secret_files is not None]
             state.command = spec.argv
             state.image = self.runtime.image_info(spec.image)
             reads_outputs = name is None or name == MAIN_CONTAINER
@@ -330,13 +332,17 @@ class LocalWorkflow:
                 with open(state.log_path, "a", encoding="utf-8") as log:
                     log.write(f"==> container {name}: {' '.join(spec.argv)}\n")
             remaining = None if ends is None else max(0.0, ends - time.monotonic())
-            code, values = self._run_one(
-                state,
-                spec,
-                container_identity(identity, template, name),
-                outputs if reads_outputs else {},
-                remaining,
-            )
+            try:
+                code, values = self._run_one(
+                    state,
+                    spec,
+                    container_identity(identity, template, name),
+                    outputs if reads_outputs else {},
+                    remaining,
+                )
+            finally:  # a Secret's files live only as long as the container that mounts them
+                for folder in secret_folders:
+                    shutil.rmtree(folder, ignore_errors=True)
             if code is None:
                 self._finish(state, "Failed", f"exceeded activeDeadlineSeconds {deadline}")
                 return
@@ -390,20 +396,43 @@ class LocalWorkflow:
                 self._processes.pop(state.name, None)
         return code, process.outputs()
 
-    def _mounts(self, container: Mapping[str, Any]) -> list[VolumeMount]:
-        """The container's volumeMounts, with the kind of each volume of the pod."""
+    def _mounts(self, container: Mapping[str, Any], owner: str) -> list[VolumeMount]:
+        """The container's volumeMounts, with the kind of each volume of the pod (a
+        Secret's files are written for this container, `owner`, alone)."""
         mounts = []
         for mount in container.get("volumeMounts") or []:
-            volume = self.plan.volumes.get(str(mount["name"]))
+            name = str(mount["name"])
+            volume = self.plan.volumes.get(name)
             if volume is None:
-                raise RuntimeError_(f"volumeMount {mount['name']!r} names no volume of the pod")
+                raise RuntimeError_(f"volumeMount {name!r} names no volume of the pod")
             claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-            if claim is None and "emptyDir" not in volume:
+            files = None
+            if "secret" in volume:
+                files = self._secret_files(volume["secret"], self.run_dir / f".{owner}.{name}")
+            elif claim is None and "emptyDir" not in volume:
                 raise RuntimeError_(
-                    f"volume {mount['name']!r}: only persistentVolumeClaim and emptyDir run locally"
+                    f"volume {name!r}: only persistentVolumeClaim, secret and emptyDir run"
+                    " locally"
                 )
-            mounts.append(VolumeMount(str(mount["name"]), str(mount["mountPath"]), claim))
+            mounts.append(VolumeMount(name, str(mount["mountPath"]), claim, files))
         return mounts
+
+    def _secret_files(self, source: Mapping[str, Any], folder: Path) -> Path:
+        """Write the `items` of a secret volume (read through the API, as the kubelet
+        does) into `folder`; a missing Secret or key raises SecretUnavailable."""
+        items = source.get("items") or []
+        if not items:
+            raise RuntimeError_(f"secret volume of {source.get('secretName')!r}: list its items")
+        values = {
+            str(item["path"]): self.secrets(str(source["secretName"]), str(item["key"]))
+            for item in items
+        }
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(mode=0o755, parents=True)
+        for path, value in values.items():
+            (folder / path).write_text(value, encoding="utf-8")
+            (folder / path).chmod(0o644)  # the kubelet's default mode
+        return folder
 
     def _run_task(self, task: Task) -> None:
         state = self.states[task.name]

@@ -60,11 +60,13 @@ class RuntimeError_(Exception):  # - not the builtin
 @dataclass(frozen=True)
 class VolumeMount:
     """A volume of the pod mounted into its container: a PersistentVolumeClaim (`claim`,
-    shared by every pod that names it) or an emptyDir (`claim` None, the pod's own)."""
+    shared by every pod that names it), a Secret's files (`secret_files`: a folder made
+    for this one container, read-only) or an emptyDir (neither: the pod's own)."""
 
     name: str
     mount_path: str
     claim: str | None = None
+    secret_files: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -229,7 +231,9 @@ class HostRuntime:
         by every run: `volume_root/<claim>`; an emptyDir is the task's own), and every
         environment value naming its mount path names the folder instead."""
         for volume in spec.volumes:
-            if volume.claim:
+            if volume.secret_files is not None:
+                folder = volume.secret_files
+            elif volume.claim:
                 folder = self.volume_root / volume.claim
                 folder.mkdir(parents=True, exist_ok=True)
             else:
@@ -425,7 +429,9 @@ class ImageRuntime:
         if spec.working_dir:
             argv += ["--workdir", spec.working_dir]
         for volume in spec.volumes:
-            if volume.claim:
+            if volume.secret_files is not None:
+                argv += ["--volume", f"{volume.secret_files.resolve()}:{volume.mount_path}:ro"]
+            elif volume.claim:
                 self._ensure_volume(volume.claim, info)
                 argv += ["--volume", f"{volume.claim}:{volume.mount_path}"]
             else:  # the task's folder, shared by the containers of its pod

@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from aphex_config import ConfigError
-from aphex_generator import CONFIG_FILE, EnvVar, ImageKind, Label, Param, __version__
+from aphex_generator import (
+    CONFIG_FILE,
+    LOCAL_GIT_TOKEN_KEY,
+    LOCAL_GIT_TOKEN_SECRET,
+    EnvVar,
+    ImageKind,
+    Label,
+    Param,
+    __version__,
+)
 from aphex_stages.cdk import find_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.kube import KubeCluster
@@ -156,6 +165,9 @@ class LocalRun:
             # can hold is deployed.
             EnvVar.INFRA_CONTEXT: LOCAL_INFRA_CONTEXT,
         }
+        # A private repository: what clones mounts the token's Secret (never the build).
+        if self._repository_token() is not None:
+            env[EnvVar.GIT_TOKEN_SECRET] = f"{LOCAL_GIT_TOKEN_SECRET}:{LOCAL_GIT_TOKEN_KEY}"
         # Commit statuses go to a GitHub API the runner names (a local one in tests).
         if os.environ.get(EnvVar.GITHUB_API_URL):
             env[EnvVar.GITHUB_API_URL] = os.environ[EnvVar.GITHUB_API_URL]
@@ -167,6 +179,15 @@ class LocalRun:
                 ImageKind.DEPLOYER
             )
         return env
+
+    def _repository_token(self) -> str | None:
+        """A private repository's token (``.aphex/local/secrets/aphex-git-token/token``):
+        the local git server then asks for it, as a private repository's host does."""
+        path = self.paths.secrets / LOCAL_GIT_TOKEN_SECRET / LOCAL_GIT_TOKEN_KEY
+        try:
+            return path.read_text("utf-8").strip() or None
+        except FileNotFoundError:
+            return None
 
     def _installation_env(self) -> dict[str, str]:
         """What an installation gives the pipeline's pods besides the template: on the host,
@@ -351,7 +372,10 @@ class LocalRun:
                 raise LocalRunError(
                     f"{error}; is another `aphex run --local` running here?"
                 ) from None
-            _server, url = stack.enter_context(serve_repository(self.repo))
+            token = self._repository_token()
+            _server, url = stack.enter_context(serve_repository(self.repo, token=token))
+            if token is not None:
+                self.say(f"  private repository: cloned with the token of {LOCAL_GIT_TOKEN_SECRET}")
             yield aws, api, url
 
     def run(self) -> int:

@@ -1,9 +1,12 @@
-"""``aphex-stage-build``: check out the commit, run its build commands, package the artifact.
+"""``aphex-stage-build``: run the commit's build commands and package the artifact.
 
-It runs in the build pod's ``build`` container, which has no AWS identity: it never calls
-AWS. The pod's ``main`` container (``aphex-stage-upload``) uploads what it packaged.
+It runs in the build pod's ``build`` container, which has no AWS identity (it never calls
+AWS) and no repository token. The pod's ``checkout`` container (``aphex-stage-checkout``)
+checked the commit out before it; its ``main`` container (``aphex-stage-upload``) uploads
+what it packaged.
 
-1. checks out exactly the commit and loads its ``aphex-config.yaml``;
+1. opens the checkout of exactly the commit (``APHEX_SOURCE``; run on its own, without
+   it, it clones the commit itself) and loads its ``aphex-config.yaml``;
 2. runs ``build.commands`` in order in the checkout (argv without a shell, strings by
    ``/bin/sh -c``), output streamed to the log, redacted. Together they get
    ``build.timeout_minutes`` (``--timeout-seconds`` overrides it for local runs);
@@ -145,8 +148,8 @@ def _work(context: StageContext) -> None:
 
 stage = Stage(
     spec=BUILD,
-    description="Check out the commit, run its build commands and package the artifact for"
-    " the upload container (no AWS access).",
+    description="Run the commit's build commands in the pod's checkout and package the"
+    " artifact for the upload container (no AWS access, no repository token).",
     work=_work,
     add_options=_add_options,
 )
