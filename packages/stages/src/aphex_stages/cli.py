@@ -1,6 +1,6 @@
 """`aphex`: the command people run. `aphex run --local` runs the pipeline on this machine;
-`aphex redeploy` goes back to an older commit on purpose; `validate`, `render`, `diff` and
-`runs` look at configs, templates and history.
+`aphex redeploy` goes back to an older commit on purpose; `aphex install` installs it on AWS;
+`validate`, `render`, `diff` and `runs` look at configs, templates and history.
 
 Exit codes: 0 success, 1 pipeline failure or invalid input, 2 usage error, 130 interrupted.
 """
@@ -71,7 +71,74 @@ def _parser() -> argparse.ArgumentParser:
     runs.add_argument("workflow", nargs="?", help="the run to show")
     runs.add_argument("--repo", default=".", help="repository whose local runs to read")
     runs.add_argument("-o", "--output", choices=("text", "json"), default="text")
+
+    _add_install(commands)
     return parser
+
+
+def _add_install(commands: Any) -> None:
+    """`aphex install`: its options and --help."""
+    from aphex_stages.install.steps import STEPS
+
+    steps = "\n".join(f"  {n}. {title}" for n, title in enumerate(STEPS, start=1))
+    install = commands.add_parser(
+        "install",
+        help="install the pipeline on AWS and its cluster (resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Do every step of docs/install-on-aws.md a program can do, each only"
+        " when it is not done yet,\nso running it again after a failure resumes:\n\n"
+        f"{steps}\n\n"
+        "Not done here: the images, `cdk bootstrap` of each account/region, the Slack and"
+        " GitHub\ntoken Secrets, and registering the webhook in GitHub (the last step says"
+        " how).\nThe ExternalId is made once in the Secret aphex-external-id and never"
+        " shown; the webhook\nsecret is shown only as the kubectl command that reads it.",
+        epilog="environment: APHEX_INFRA_APP (the folder of the pipeline's own CDK app,"
+        " infra/), APHEX_INFRA_BIN\n(the bin folder of its venv), APHEX_CDK_CLI (the"
+        " pinned cdk; default: node_modules/.bin/cdk above),\nthe AWS credentials of the"
+        " pipeline account. Exit codes: 0 installed, 1 a step failed (run\nagain to"
+        " resume), 2 usage error, 130 interrupted.",
+    )
+    install.add_argument(
+        "path", nargs="?", default=".", metavar="PATH", help="the repository or its config (.)"
+    )
+    install.add_argument(
+        "--kubeconfig",
+        metavar="FILE",
+        help="the cluster's kubeconfig ($KUBECONFIG, ~/.kube/config)",
+    )
+    install.add_argument("--context", help="the kubeconfig context (default: its current one)")
+    install.add_argument(
+        "--region", help="the pipeline's AWS region (default: $AWS_REGION, $AWS_DEFAULT_REGION)"
+    )
+    install.add_argument(
+        "--infra-context",
+        default="",
+        metavar="aphex:KEY=VALUE,...",
+        help="install-time settings of the pipeline's own stacks (docs/install-on-aws.md step"
+        " 3: aphex:stacks, aphex:adminRoleArn, ...); the WorkflowTemplate keeps them so"
+        " self-updates do not revert them",
+    )
+    install.add_argument(
+        "--webhook-secret-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding the GitHub webhook secret (default: keep the live one, else"
+        " make a random one)",
+    )
+    install.add_argument(
+        "--account-profile",
+        action="append",
+        default=[],
+        metavar="ACCOUNT=PROFILE",
+        help="the AWS profile of another account's admin, for its deploy role (repeat)",
+    )
+    install.add_argument(
+        "--aws-endpoint",
+        type=_endpoint,
+        metavar="URL",
+        help="a local AWS (a moto server) instead of AWS; every account is reached through it",
+    )
+    install.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
 
 def _add_local_options(run: argparse.ArgumentParser) -> None:
@@ -236,6 +303,25 @@ def _runs(args: argparse.Namespace) -> int:
     return local_runs(Path(args.repo), args.view, args.workflow, args.output)
 
 
+def _install(args: argparse.Namespace) -> int:
+    from aphex_stages.install.command import run_install
+    from aphex_stages.install.options import InstallOptions
+
+    return run_install(
+        InstallOptions(
+            path=args.path,
+            region=args.region,
+            kubeconfig=args.kubeconfig,
+            context=args.context,
+            infra_context=args.infra_context,
+            webhook_secret_file=args.webhook_secret_file,
+            aws_endpoint=args.aws_endpoint,
+            account_profiles=tuple(args.account_profile),
+            output=args.output,
+        )
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `aphex` with `argv`; return the exit code. Never prints a traceback."""
     args = _parser().parse_args(argv)
@@ -246,6 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "render": _render,
         "diff": _diff,
         "runs": _runs,
+        "install": _install,
     }
     try:
         return handlers[args.command](args)
