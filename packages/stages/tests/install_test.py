@@ -141,6 +141,8 @@ def _install(
             server.endpoint,
             "--infra-context",
             "aphex:stacks=artifacts",
+            "--git-token-secret",
+            "repo-token:pat",
             *extra,
         ]
     )
@@ -194,6 +196,9 @@ def test_bad_input_is_one_line_and_valid_json(
     assert "no aphex-config.yaml" in result["error"]
     assert [step["status"] for step in result["steps"]] == ["not run"] * 7
     assert "Traceback" not in err
+    code = main(["install", str(repo), "--region", REGION, "--git-token-secret", "name:"])
+    out, err = capfd.readouterr()
+    assert code == 2 and len(err.splitlines()) == 1 and "--git-token-secret" in err
 
 
 def test_an_unreachable_cluster_stops_the_install_after_the_stacks(
@@ -271,6 +276,7 @@ def test_running_it_again_completes_the_install(
     assert template is not None
     assert f"aphex-{PIPELINE_ACCOUNT}-{PIPELINE}" in template  # the artifacts stack's bucket
     assert "aphex:stacks=artifacts" in template
+    assert "repo-token" in template  # a private repository: the token's Secret is mounted
     assert external_id not in template
     assert _scratch() <= before
 

@@ -138,6 +138,17 @@ def _add_install(commands: Any) -> None:
         metavar="URL",
         help="a local AWS (a moto server) instead of AWS; every account is reached through it",
     )
+    install.add_argument(
+        "--git-token-secret",
+        metavar="NAME:KEY",
+        help="a private repository's token (a Secret you make): mounted only where the"
+        " commit is cloned, never into the build commands' container",
+    )
+    install.add_argument(
+        "--github-api-url",
+        metavar="URL",
+        help="the GitHub API of the commit statuses (GitHub Enterprise: https://HOST/api/v3)",
+    )
     install.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
 
@@ -317,6 +328,8 @@ def _install(args: argparse.Namespace) -> int:
             webhook_secret_file=args.webhook_secret_file,
             aws_endpoint=args.aws_endpoint,
             account_profiles=tuple(args.account_profile),
+            git_token_secret=args.git_token_secret,
+            github_api_url=args.github_api_url,
             output=args.output,
         )
     )

@@ -25,6 +25,7 @@ from aphex_stages.install.options import (
     UsageError,
     account_profiles,
     config_path,
+    git_token_secret,
     infra_pairs,
     region_of,
 )
@@ -60,6 +61,7 @@ class Installer:
         self.config_file = config_path(options.path)
         self.region = region_of(options.region, os.environ)
         self.profiles = account_profiles(options.account_profiles)
+        self.git_token = git_token_secret(options.git_token_secret)
         self.pairs = infra_pairs(options.infra_context)
         self.infra = InfraApp.from_environment()
         self.config: AphexConfig = load_config(self.config_file)
@@ -143,6 +145,8 @@ class Installer:
             infra_context=pairs or None,
             webhook_secret=WEBHOOK_SECRET,
             webhook_url=webhook_url,
+            git_token_secret=self.git_token,
+            github_api_url=self.options.github_api_url or None,
         )
 
     def _webhook_lines(self, settings: GeneratorSettings) -> list[str]:

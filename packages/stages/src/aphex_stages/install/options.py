@@ -7,7 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aphex_generator import CONFIG_FILE, INFRA_CONFIG_FILE_CONTEXT, EnvVar
+from aphex_generator import (
+    CONFIG_FILE,
+    INFRA_CONFIG_FILE_CONTEXT,
+    EnvVar,
+    SecretRef,
+    SettingsError,
+)
 from aphex_stages.local.infra_install import EXTERNAL_ID_CONTEXT, PIPELINE_ACCOUNT_CONTEXT
 
 __all__ = [
@@ -17,6 +23,7 @@ __all__ = [
     "UsageError",
     "account_profiles",
     "config_path",
+    "git_token_secret",
     "infra_pairs",
     "region_of",
 ]
@@ -51,6 +58,8 @@ class InstallOptions:
     webhook_secret_file: Path | None = None
     aws_endpoint: str | None = None
     account_profiles: tuple[str, ...] = ()
+    git_token_secret: str | None = None
+    github_api_url: str | None = None
     output: str = "text"
 
 
@@ -89,6 +98,16 @@ def infra_pairs(text: str) -> dict[str, str]:
             )
         pairs[key] = value
     return pairs
+
+
+def git_token_secret(text: str | None) -> SecretRef | None:
+    """--git-token-secret NAME:KEY, checked."""
+    if not text:
+        return None
+    try:
+        return SecretRef.parse(text)
+    except SettingsError as error:
+        raise UsageError(f"--git-token-secret: {error}") from None
 
 
 def account_profiles(entries: Iterable[str]) -> dict[str, str]:
