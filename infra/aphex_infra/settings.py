@@ -16,9 +16,6 @@ from aphex_generator import (
     identity_role_name,
     identity_service_account,
 )
-from aphex_generator import (
-    external_id as default_external_id,
-)
 from aphex_infra import context as keys
 
 __all__ = ["ContextError", "InfraSettings", "METRIC_NAMESPACE", "TargetEnvironment"]
@@ -295,10 +292,15 @@ class InfraSettings:
         return self.bucket_name or f"aphex-{account}-{self.pipeline}"
 
     @property
-    def effective_external_id(self) -> str:
-        """The ExternalId the deploy roles require: ``aphex:externalId`` (an install sets
-        its own secret), else ``aphex_generator.external_id`` (``aphex-<pipeline>``)."""
-        return self.external_id or default_external_id(self.pipeline)
+    def required_external_id(self) -> str:
+        """The ExternalId the deploy roles require: ``aphex:externalId``, the install's
+        secret (never derived from the pipeline's name). ContextError without it."""
+        if not self.external_id:
+            raise ContextError(
+                f"{keys.EXTERNAL_ID}: required for the target accounts' deploy roles: the"
+                " install's secret ExternalId (`aphex install` makes one and passes it)"
+            )
+        return self.external_id
 
     @property
     def log_group_name(self) -> str:

@@ -49,7 +49,7 @@ class AphexTargetAccountStack(Stack):
         # yet and silently breaks it when that role is re-created.
         principal = iam.AccountPrincipal(settings.pipeline_account).with_conditions(
             {
-                "StringEquals": {"sts:ExternalId": settings.effective_external_id},
+                "StringEquals": {"sts:ExternalId": settings.required_external_id},
                 "ArnEquals": {"aws:PrincipalArn": trusted},
             }
         )
@@ -95,4 +95,3 @@ class AphexTargetAccountStack(Stack):
             "publishing) in every region the pipeline deploys to; the region is the wildcard.",
         )
         CfnOutput(self, "DeployRoleArn", value=self.role.role_arn)
-        CfnOutput(self, "ExternalId", value=settings.effective_external_id)

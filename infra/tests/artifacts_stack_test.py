@@ -413,6 +413,7 @@ def test_an_environment_in_a_new_account_adds_exactly_one_grant(module_tmp: Path
         **SAMPLE_CONTEXT,
         "aphex:stacks": "artifacts",
         "aphex:pipelineAccount": "999999999999",
+        "aphex:externalId": "install-secret-0a1b",
     }
     before_assembly = synth(module_tmp / "before", context)
     # A local run (aphex:stacks=artifacts) with aphex:pipelineAccount gets the target-account

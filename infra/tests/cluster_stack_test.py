@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml  # type: ignore[import-untyped, unused-ignore]
 from tests.helpers import (
+    INSTALL_SECRET,
     PIPELINE,
     PIPELINE_ACCOUNT,
     REPO_ROOT,
@@ -31,7 +32,10 @@ ARTIFACTS = "AphexArtifactsStack"
 
 @pytest.fixture(scope="module")
 def full(module_tmp: Path) -> Assembly:
-    return synth(module_tmp / "all", {**SAMPLE_CONTEXT, "aphex:pipelineAccount": PIPELINE_ACCOUNT})
+    return synth(
+        module_tmp / "all",
+        {**SAMPLE_CONTEXT, "aphex:pipelineAccount": PIPELINE_ACCOUNT, **INSTALL_SECRET},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from tests.helpers import REPO_ROOT
 
 from aphex_generator import (
     Identity,
-    external_id,
     identity_role_name,
     identity_service_account,
 )
@@ -95,7 +94,7 @@ def test_settings_read_the_mapping_back() -> None:
     ]
     assert settings.retention_days == 30
     assert settings.runs_retention_days == 365
-    assert settings.effective_external_id == "aphex-orders" == external_id("orders")
+    assert settings.external_id is None  # no default: the install gives its secret
 
 
 def test_identity_names_are_the_contracts() -> None:

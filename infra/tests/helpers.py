@@ -27,6 +27,8 @@ SAMPLE_CONTEXT: dict[str, str] = {
     "aphex:retentionDays": "90",
     "aphex:snsTopicArn": TOPIC,
 }
+#: The install's secret ExternalId: the target-account stacks need it (no default).
+INSTALL_SECRET: dict[str, str] = {"aphex:externalId": "install-secret-5e6f"}
 
 
 @dataclass

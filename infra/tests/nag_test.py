@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from tests.helpers import PIPELINE_ACCOUNT, SAMPLE_CONTEXT
+from tests.helpers import INSTALL_SECRET, PIPELINE_ACCOUNT, SAMPLE_CONTEXT
 
 from aphex_infra import nag
 
@@ -27,7 +27,7 @@ def findings(module_tmp: Path) -> set[tuple[str, str]]:
             real = Validations.of(scope)
             return SimpleNamespace(add_plugins=real.add_plugins, acknowledge=lambda *_: None)
 
-    context = {**SAMPLE_CONTEXT, "aphex:pipelineAccount": PIPELINE_ACCOUNT}
+    context = {**SAMPLE_CONTEXT, "aphex:pipelineAccount": PIPELINE_ACCOUNT, **INSTALL_SECRET}
     app = new_app(context, outdir=str(module_tmp))
     original = nag.Validations
     nag.ACKNOWLEDGED.clear()

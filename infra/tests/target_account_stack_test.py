@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,9 @@ def test_role_may_only_assume_cdk_bootstrap_roles(template: dict[str, Any]) -> N
 
 
 def test_outputs_and_lint(template: dict[str, Any], template_path: Path) -> None:
-    assert set(template["Outputs"]) == {"DeployRoleArn", "ExternalId"}
+    # The ExternalId is a secret: never an output anyone who can read the stack sees.
+    assert set(template["Outputs"]) == {"DeployRoleArn"}
+    assert SETTINGS.external_id not in json.dumps(template["Outputs"])
     assert cfn_lint_errors(template_path) == []
 
 
@@ -103,7 +106,12 @@ def test_needs_an_environment_in_its_account() -> None:
         )
 
 
-def test_default_external_id() -> None:
-    from aphex_generator import external_id
+def test_needs_the_installs_external_id() -> None:
+    """Never a default derived from the pipeline's name (which anyone can read)."""
+    settings = InfraSettings(
+        pipeline=PIPELINE, environments=SETTINGS.environments, pipeline_account=PIPELINE_ACCOUNT
+    )
+    from aws_cdk import Environment
 
-    assert InfraSettings(pipeline=PIPELINE).effective_external_id == external_id(PIPELINE)
+    with pytest.raises(ValueError, match="aphex:externalId: required"):
+        AphexTargetAccountStack(new_app(), "T", settings=settings, env=Environment(account=ACCOUNT))

@@ -7,7 +7,6 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aphex_generator import external_id
 from aphex_generator.dump import dump_yaml
 from aphex_generator.names import dns_name, mutex_name, workflow_name_prefix
 
@@ -50,6 +49,3 @@ def test_mutexes_of_different_pairs_never_collide() -> None:
     assert mutex_name("a-b", "c") != mutex_name("a", "b-c")
     assert mutex_name("shop", "dev") == "aphex.shop.dev"
 
-
-def test_the_default_external_id_meets_sts_minimum_for_any_pipeline() -> None:
-    assert external_id("a") == "aphex-a" and len(external_id("a")) >= 2

@@ -65,7 +65,6 @@ __all__ = [
     "identity_role_name",
     "identity_rules",
     "identity_service_account",
-    "external_id",
     "session_name",
     "stage_by_name",
     "stages_of_image",
@@ -448,12 +447,6 @@ def identity_role_name(pipeline: str, identity: Identity, environment: str | Non
     return dns_name(
         f"aphex-{pipeline}-{_environment_suffix(identity, environment)}", _IAM_NAME_LIMIT
     )
-
-
-def external_id(pipeline: str) -> str:
-    """The default ExternalId of a pipeline's deploy roles: ``aphex-<pipeline>`` (within
-    STS's 2 to 1,224 characters for any pipeline name; an install may set its own)."""
-    return f"aphex-{pipeline}"
 
 
 def session_name(pipeline: str, commit: str) -> str:
