@@ -19,7 +19,7 @@ import pytest
 from aphex_generator import GIT_TOKEN_MOUNT, LOCAL_GIT_TOKEN_KEY, LOCAL_GIT_TOKEN_SECRET, EnvVar
 from aphex_testing.cdk import ensure_cdk_cli
 from aphex_testing.moto_server import MotoServer, start_moto_server
-from aphex_testing.sample_repo import SampleRepo, phases, run_sample
+from aphex_testing.sample_repo import SampleRepo, built_image_ids, phases, run_sample
 
 TOKEN = "repo-token-only-the-checkout-holds"
 
@@ -28,13 +28,20 @@ import os
 import sys
 from pathlib import Path
 
-reversed_token, runs, mount, variable = sys.argv[1:5]
+reversed_token, roots, mount, variable = sys.argv[1:5]
 token = reversed_token[::-1]  # never written as it is: not in the config, not in a log
 print("probe: token variable set:", variable in os.environ)
 print("probe: token in my environment:", any(token in v for v in os.environ.values()))
 print("probe: token mount exists:", Path(mount).exists())
-found = [str(p) for p in Path(runs).rglob("*") if p.is_file() and token in p.read_text(errors="ignore")]
-print("probe: files of the run holding the token:", found)
+def holds_token(path):
+    try:
+        return path.is_file() and token in path.read_text(errors="ignore")
+    except OSError:
+        return False
+
+
+found = [str(p) for root in roots.split(",") for p in Path(root).rglob("*") if holds_token(p)]
+print("probe: files holding the token:", found)
 '''
 
 
@@ -51,14 +58,17 @@ def server(tmp_path: Path) -> Iterator[MotoServer]:
         yield running
 
 
-def _private_sample(tmp_path: Path) -> SampleRepo:
+def _private_sample(tmp_path: Path, images: bool) -> SampleRepo:
     sample = SampleRepo(tmp_path / "app")
     (sample.path / "probe.py").write_text(PROBE)
+    # On the host, the run's folder (the host's own files are not the pod's); in the
+    # image, every folder a secret could be mounted or copied to, and the checkout.
+    roots = "/var,/run,/tmp,/home,/root,." if images else str(sample.paths.runs)
     probe = [
-        sys.executable,
+        "python3" if images else sys.executable,
         "probe.py",
         TOKEN[::-1],
-        str(sample.paths.runs),
+        roots,
         GIT_TOKEN_MOUNT,
         EnvVar.GIT_TOKEN_FILE,
     ]
@@ -75,11 +85,14 @@ def _private_sample(tmp_path: Path) -> SampleRepo:
     return sample
 
 
+@pytest.mark.parametrize("images", [False, True], ids=["host", "images"])
 def test_a_private_repository_clones_with_a_token_the_build_commands_never_see(
-    server: MotoServer, tmp_path: Path
+    server: MotoServer, tmp_path: Path, images: bool
 ) -> None:
-    sample = _private_sample(tmp_path)
-    code, text = run_sample(sample, aws_endpoint=server.endpoint)
+    if images:
+        built_image_ids()  # fails, never skips, without the images
+    sample = _private_sample(tmp_path, images)
+    code, text = run_sample(sample, aws_endpoint=server.endpoint, images=images)
     assert code == 0, text
     assert f"private repository: cloned with the token of {LOCAL_GIT_TOKEN_SECRET}" in text
     tasks = phases(text)
@@ -93,7 +106,7 @@ def test_a_private_repository_clones_with_a_token_the_build_commands_never_see(
     assert "probe: token variable set: False" in build_log
     assert "probe: token in my environment: False" in build_log
     assert "probe: token mount exists: False" in build_log
-    assert "probe: files of the run holding the token: []" in build_log
+    assert "probe: files holding the token: []" in build_log
     assert TOKEN not in text
     # The Secret's files lived only as long as the containers that mounted them.
     leftovers = [
