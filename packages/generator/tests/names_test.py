@@ -48,4 +48,3 @@ def test_dump_yaml_is_sorted_alias_free_and_stable() -> None:
 def test_mutexes_of_different_pairs_never_collide() -> None:
     assert mutex_name("a-b", "c") != mutex_name("a", "b-c")
     assert mutex_name("shop", "dev") == "aphex.shop.dev"
-
