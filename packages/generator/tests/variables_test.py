@@ -173,16 +173,40 @@ def test_misspelt_workflow_variable_is_caught() -> None:
     ]
 
 
-def test_undeclared_workflow_parameter_in_a_workflow_is_caught() -> None:
+def test_a_parameter_supplied_at_submission_is_valid_in_a_workflow() -> None:
+    """`argo submit -p zone=eu` adds a parameter the manifest does not declare."""
     doc = _doc("parameter-without-value-")
     doc["spec"]["templates"][0]["container"]["command"][1] = "{{workflow.parameters.zone}}"
-    assert _problems(doc) == [
-        (
-            "lint",
-            "spec.templates[0].container.command[1]: '{{workflow.parameters.zone}}' refers to "
-            "undeclared workflow parameter 'zone'",
-        )
-    ]
+    assert _problems(doc) == []
+
+
+def test_undeclared_workflow_parameter_in_a_cron_workflow_is_caught() -> None:
+    """A CronWorkflow submits itself: nothing can supply an undeclared parameter."""
+    doc = _workflow(
+        """
+        apiVersion: argoproj.io/v1alpha1
+        kind: CronWorkflow
+        metadata: {name: nightly}
+        spec:
+          schedule: "0 1 * * *"
+          workflowSpec:
+            entrypoint: main
+            templates:
+              - name: main
+                container: {image: alpine:3.19, command: [echo, "{{workflow.parameters.zone}}"]}
+        """
+    )
+    problems = [message for _layer, message in _problems(doc)]
+    assert any("undeclared workflow parameter 'zone'" in m for m in problems), problems
+
+
+def test_near_miss_of_a_declared_parameter_in_a_workflow_is_caught() -> None:
+    doc = _doc("parameter-without-value-")
+    command = doc["spec"]["templates"][0]["container"]["command"]
+    declared = doc["spec"]["arguments"]["parameters"][0]["name"]
+    command[1] = "{{workflow.parameters." + declared[:-1] + "}}"
+    problems = [message for _layer, message in _problems(doc)]
+    assert any(f"did you mean {declared!r}" in m for m in problems), problems
 
 
 def test_near_miss_of_a_declared_parameter_in_a_template_is_caught() -> None:

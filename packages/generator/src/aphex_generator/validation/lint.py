@@ -127,7 +127,9 @@ class _Linter:
         params, artifacts = (None, None) if self.uses_ref else _globals(spec)
         self.wf = WorkflowVars(
             params=None if self.uses_ref else frozenset(declared),
-            strict_params=kind in ("Workflow", "CronWorkflow"),
+            # `argo submit -p NAME=VALUE` adds parameters to a Workflow (and to a run of a
+            # template); a CronWorkflow submits itself with what it declares.
+            strict_params=kind == "CronWorkflow",
             global_params=params,
             global_artifacts=artifacts,
             cron=kind == "CronWorkflow",

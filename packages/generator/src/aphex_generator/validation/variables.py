@@ -75,9 +75,9 @@ class WorkflowVars:
     """The workflow-wide facts variables depend on.
 
     ``params``: declared ``spec.arguments.parameters`` (None: unknown, a workflowTemplateRef).
-    ``strict_params``: an undeclared parameter is an error (Workflow, CronWorkflow); in a
-    (Cluster)WorkflowTemplate arguments may come at submission, so only a near miss of a
-    declared one is. ``global_params``/``global_artifacts``: every ``globalName`` (None:
+    ``strict_params``: an undeclared parameter is an error (a CronWorkflow, which submits
+    itself); a Workflow or a (Cluster)WorkflowTemplate may get arguments at submission
+    (``argo submit -p``), so there only a near miss of a declared one is. ``global_params``/``global_artifacts``: every ``globalName`` (None:
     unknown, a template comes from elsewhere).
     """
 
