@@ -114,3 +114,105 @@ def test_an_optional_secret_that_is_missing_leaves_the_variable_unset(
     ).run()
     assert result.phase == "Succeeded"
     assert out.read_text() == "None"
+
+
+def _secret_volume_pod(second_volume: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A pod of two containers: `reader` mounts the token's Secret and reads it through
+    the variable naming its file; `after` (no mount) looks for what `reader` saw."""
+    reads = (
+        "import os, pathlib; path = os.environ['TOKEN_FILE'];"
+        " open(os.environ['OUT'], 'w').write(pathlib.Path(path).read_text() + '|' + path)"
+    )
+    looks = (
+        "import os, pathlib; seen = open(os.environ['OUT']).read().split('|')[1];"
+        " open(os.environ['OUT'], 'a').write('|gone' if not pathlib.Path(seen).exists() else '|left')"
+    )
+    mounts = [{"name": "token", "mountPath": "/var/run/secrets/demo", "readOnly": True}]
+    volumes = [
+        {
+            "name": "token",
+            "secret": {"secretName": "repo", "items": [{"key": "token", "path": "token"}]},
+        }
+    ]
+    if second_volume is not None:
+        mounts.append({"name": "other", "mountPath": "/var/run/secrets/other"})
+        volumes.append({"name": "other", **second_volume})
+    pod = {
+        "name": "pod",
+        "containerSet": {
+            "containers": [
+                {
+                    "name": "reader",
+                    "image": "x",
+                    "command": [sys.executable],
+                    "args": ["-c", reads],
+                    "env": [{"name": "TOKEN_FILE", "value": "/var/run/secrets/demo/token"}],
+                    "volumeMounts": mounts,
+                },
+                {
+                    "name": "main",
+                    "image": "x",
+                    "command": [sys.executable],
+                    "args": ["-c", looks],
+                    "dependencies": ["reader"],
+                },
+            ]
+        },
+    }
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "entrypoint": "main",
+            "volumes": volumes,
+            "templates": [{"name": "main", "dag": {"tasks": [{"name": "pod", "template": "pod"}]}}, pod],
+        },
+    }  # fmt: skip
+
+
+def _run_pod(admin: KubeCluster, tmp_path: Path, doc: dict[str, Any]) -> Any:
+    return LocalWorkflow(
+        plan_from_template(doc),
+        workflow_name="demo-1",
+        parameters={},
+        run_dir=tmp_path / "run",
+        lock_dir=tmp_path / "locks",
+        base_env={"OUT": str(tmp_path / "out.txt")},
+        secrets=secret_reader(admin, NS, tmp_path / "secrets"),
+    ).run()
+
+
+def test_a_secret_volume_exists_only_for_the_container_that_mounts_it(
+    admin: KubeCluster, tmp_path: Path
+) -> None:
+    folder = tmp_path / "secrets"
+    (folder / "repo").mkdir(parents=True)
+    (folder / "repo" / "token").write_text("s3cret\n")
+    install_local_secrets(admin, NS, folder, "demo")
+    result = _run_pod(admin, tmp_path, _secret_volume_pod())
+    assert result.phase == "Succeeded", result.tasks["pod"].cause
+    value, path, after = (tmp_path / "out.txt").read_text().split("|")
+    assert value == "s3cret"  # read through the API, at the path the variable names
+    assert after == "gone"  # deleted when `reader` ended, before `main` started
+    leftovers = [
+        p
+        for p in (tmp_path / "run").rglob("*")
+        if "s3cret" in p.name or p.is_file() and "s3cret" in p.read_text(errors="ignore")
+    ]
+    assert leftovers == []
+
+
+def test_a_secret_volume_that_cannot_be_read_stops_the_task_and_leaves_no_files(
+    admin: KubeCluster, tmp_path: Path
+) -> None:
+    folder = tmp_path / "secrets"
+    (folder / "repo").mkdir(parents=True)
+    (folder / "repo" / "token").write_text("s3cret\n")
+    install_local_secrets(admin, NS, folder, "demo")
+    missing = {"secret": {"secretName": "absent", "items": [{"key": "k", "path": "k"}]}}
+    result = _run_pod(admin, tmp_path, _secret_volume_pod(second_volume=missing))
+    assert result.phase != "Succeeded"
+    assert "secret absent is not in namespace argo" in (result.tasks["pod"].cause or "")
+    files = [p for p in (tmp_path / "run").rglob("*") if p.is_file()]
+    assert not [p for p in files if "s3cret" in p.read_text(errors="ignore")]

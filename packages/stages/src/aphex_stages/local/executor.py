@@ -399,22 +399,29 @@ class LocalWorkflow:
     def _mounts(self, container: Mapping[str, Any], owner: str) -> list[VolumeMount]:
         """The container's volumeMounts, with the kind of each volume of the pod (a
         Secret's files are written for this container, `owner`, alone)."""
-        mounts = []
-        for mount in container.get("volumeMounts") or []:
-            name = str(mount["name"])
-            volume = self.plan.volumes.get(name)
-            if volume is None:
-                raise RuntimeError_(f"volumeMount {name!r} names no volume of the pod")
-            claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
-            files = None
-            if "secret" in volume:
-                files = self._secret_files(volume["secret"], self.run_dir / f".{owner}.{name}")
-            elif claim is None and "emptyDir" not in volume:
-                raise RuntimeError_(
-                    f"volume {name!r}: only persistentVolumeClaim, secret and emptyDir run"
-                    " locally"
-                )
-            mounts.append(VolumeMount(name, str(mount["mountPath"]), claim, files))
+        mounts: list[VolumeMount] = []
+        try:
+            for mount in container.get("volumeMounts") or []:
+                name = str(mount["name"])
+                volume = self.plan.volumes.get(name)
+                if volume is None:
+                    raise RuntimeError_(f"volumeMount {name!r} names no volume of the pod")
+                claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+                files = None
+                if "secret" in volume:
+                    folder = self.run_dir / f".{owner}.{name}"
+                    files = self._secret_files(volume["secret"], folder)
+                elif claim is None and "emptyDir" not in volume:
+                    raise RuntimeError_(
+                        f"volume {name!r}: only persistentVolumeClaim, secret and emptyDir run"
+                        " locally"
+                    )
+                mounts.append(VolumeMount(name, str(mount["mountPath"]), claim, files))
+        except Exception:  # the container never starts: none of its Secrets' files stay
+            for made in mounts:
+                if made.secret_files is not None:
+                    shutil.rmtree(made.secret_files, ignore_errors=True)
+            raise
         return mounts
 
     def _secret_files(self, source: Mapping[str, Any], folder: Path) -> Path:
