@@ -212,6 +212,8 @@ def stage_env(
             "APHEX_LOCAL_AWS_LOG": str(cdk_moto.server.log_path),
             "APHEX_WORK_DIR": str(tmp_path_factory.mktemp("work")),
             EnvVar.BUILD_OUTPUT: str(tmp_path_factory.mktemp("build-output")),
+            # The upload writes its digest there (the pod's /tmp/aphex/outputs otherwise).
+            EnvVar.OUTPUTS_DIR: str(tmp_path_factory.mktemp("outputs")),
             "APHEX_CDK_CLI": str(cdk_cli),
             "APHEX_EXTERNAL_ID": "per-install-7f3a",
             **venv_env(cdk_moto.venv),
