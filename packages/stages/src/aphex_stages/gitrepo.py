@@ -405,7 +405,7 @@ def clone_commit(
                     ) from None
                 raise _fail(failure, url, f"git checkout of {commit[:12]}") from None
             try:
-                head, _, stamp = gitcmd("log", "-1", "--format=%H %ct", "HEAD").partition(" ")
+                head, committed_at = _head(gitcmd)
             except _GitFailure as failure:
                 raise _fail(failure, url, "reading HEAD after checkout") from None
         if head != commit:
@@ -416,7 +416,7 @@ def clone_commit(
             path=target,
             commit=commit,
             url=url,
-            committed_at=datetime.fromtimestamp(int(stamp), UTC),
+            committed_at=committed_at,
             seconds=time.monotonic() - started,
         )
     finally:
@@ -439,7 +439,7 @@ def open_checkout(path: str | os.PathLike[str], commit: str) -> Checkout:
     try:
         gitcmd = _Git(repo, {"GIT_TERMINAL_PROMPT": "0"}, 60.0)
         try:
-            head, _, stamp = gitcmd("log", "-1", "--format=%H %ct", "HEAD").partition(" ")
+            head, committed_at = _head(gitcmd)
             url = gitcmd("config", "--get", "remote.origin.url").strip()
         except _GitFailure as failure:
             raise _fail(failure, str(target), "reading the checkout's HEAD") from None
@@ -451,6 +451,12 @@ def open_checkout(path: str | os.PathLike[str], commit: str) -> Checkout:
         path=target,
         commit=commit,
         url=url,
-        committed_at=datetime.fromtimestamp(int(stamp), UTC),
+        committed_at=committed_at,
         seconds=time.monotonic() - started,
     )
+
+
+def _head(gitcmd: _Git) -> tuple[str, datetime]:
+    """HEAD's commit and commit time (_GitFailure when git cannot read them)."""
+    head, _, stamp = gitcmd("log", "-1", "--format=%H %ct", "HEAD").partition(" ")
+    return head, datetime.fromtimestamp(int(stamp), UTC)
