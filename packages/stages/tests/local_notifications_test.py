@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from aphex_generator import EnvVar
+from aphex_testing import pytest_plugin
 from aphex_testing.cdk import ensure_cdk_cli
-from aphex_testing.moto_server import MotoServer, start_moto_server
+from aphex_testing.moto_server import MotoServer
 from aphex_testing.sample_repo import SampleRepo, phases, run_sample
 
 PIPELINE = "aphex-sample"
@@ -33,18 +33,16 @@ SLACK_PATH = "/services/T000/B000/hook-secret-path"
 GITHUB_TOKEN = "ghp_local_token_never_logged"
 
 
+#: A moto server of the test's own (the shared harness's fixture).
+server = pytest_plugin.fresh_moto_server
+
+
 @pytest.fixture(autouse=True)
 def app_environment(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer) -> None:
     monkeypatch.setenv("APHEX_CDK_CLI", str(ensure_cdk_cli()))
     monkeypatch.setenv(EnvVar.GITHUB_API_URL, httpserver.url_for("/github"))
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
-
-
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[MotoServer]:
-    with start_moto_server(log_dir=tmp_path / "moto") as running:
-        yield running
 
 
 def _client(server: MotoServer, service: str) -> Any:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from aphex_generator import GIT_TOKEN_MOUNT, LOCAL_GIT_TOKEN_KEY, LOCAL_GIT_TOKEN_SECRET, EnvVar
+from aphex_testing import pytest_plugin
 from aphex_testing.cdk import ensure_cdk_cli
-from aphex_testing.moto_server import MotoServer, start_moto_server
+from aphex_testing.moto_server import MotoServer
 from aphex_testing.sample_repo import SampleRepo, built_image_ids, phases, run_sample
 
 TOKEN = "repo-token-only-the-checkout-holds"
@@ -45,17 +45,15 @@ print("probe: files holding the token:", found)
 '''
 
 
+#: A moto server of the test's own (the shared harness's fixture).
+server = pytest_plugin.fresh_moto_server
+
+
 @pytest.fixture(autouse=True)
 def app_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APHEX_CDK_CLI", str(ensure_cdk_cli()))
     for name in [n for n in os.environ if n.startswith("AWS_")]:
         monkeypatch.delenv(name)
-
-
-@pytest.fixture()
-def server(tmp_path: Path) -> Iterator[MotoServer]:
-    with start_moto_server(log_dir=tmp_path / "moto") as running:
-        yield running
 
 
 def _private_sample(tmp_path: Path, images: bool) -> SampleRepo:

@@ -47,9 +47,11 @@ def _template(env: list[dict[str, Any]]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _run(admin: KubeCluster, folder: Path, out: Path, env: list[dict[str, Any]]) -> Any:
+def _execute(admin: KubeCluster, doc: dict[str, Any], folder: Path, out: Path) -> Any:
+    """Run `doc` locally, its Secrets read from the API server (errors naming `folder`);
+    its tasks get `OUT`, and the run's folders are beside it."""
     return LocalWorkflow(
-        plan_from_template(_template(env)),
+        plan_from_template(doc),
         workflow_name="demo-1",
         parameters={},
         run_dir=out.parent / "run",
@@ -57,6 +59,10 @@ def _run(admin: KubeCluster, folder: Path, out: Path, env: list[dict[str, Any]])
         base_env={"OUT": str(out)},
         secrets=secret_reader(admin, NS, folder),
     ).run()
+
+
+def _run(admin: KubeCluster, folder: Path, out: Path, env: list[dict[str, Any]]) -> Any:
+    return _execute(admin, _template(env), folder, out)
 
 
 def test_a_secret_key_ref_reads_the_installed_secret(admin: KubeCluster, tmp_path: Path) -> None:
@@ -103,15 +109,7 @@ def test_an_optional_secret_that_is_missing_leaves_the_variable_unset(
     doc = _template([{"name": "HOOK", "valueFrom": ref}])
     doc["spec"]["templates"][1]["container"]["args"] = ["-c", code]
     out = tmp_path / "out.txt"
-    result = LocalWorkflow(
-        plan_from_template(doc),
-        workflow_name="demo-1",
-        parameters={},
-        run_dir=tmp_path / "run",
-        lock_dir=tmp_path / "locks",
-        base_env={"OUT": str(out)},
-        secrets=secret_reader(admin, NS, tmp_path / "secrets"),
-    ).run()
+    result = _execute(admin, doc, tmp_path / "secrets", out)
     assert result.phase == "Succeeded"
     assert out.read_text() == "None"
 
@@ -172,24 +170,17 @@ def _secret_volume_pod(second_volume: dict[str, Any] | None = None) -> dict[str,
 
 
 def _run_pod(admin: KubeCluster, tmp_path: Path, doc: dict[str, Any]) -> Any:
-    return LocalWorkflow(
-        plan_from_template(doc),
-        workflow_name="demo-1",
-        parameters={},
-        run_dir=tmp_path / "run",
-        lock_dir=tmp_path / "locks",
-        base_env={"OUT": str(tmp_path / "out.txt")},
-        secrets=secret_reader(admin, NS, tmp_path / "secrets"),
-    ).run()
+    """Install the Secret `repo` (key `token`: s3cret), then run the pod `doc`."""
+    folder = tmp_path / "secrets"
+    (folder / "repo").mkdir(parents=True)
+    (folder / "repo" / "token").write_text("s3cret\n")
+    install_local_secrets(admin, NS, folder, "demo")
+    return _execute(admin, doc, folder, tmp_path / "out.txt")
 
 
 def test_a_secret_volume_exists_only_for_the_container_that_mounts_it(
     admin: KubeCluster, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "secrets"
-    (folder / "repo").mkdir(parents=True)
-    (folder / "repo" / "token").write_text("s3cret\n")
-    install_local_secrets(admin, NS, folder, "demo")
     result = _run_pod(admin, tmp_path, _secret_volume_pod())
     assert result.phase == "Succeeded", result.tasks["pod"].cause
     value, path, after = (tmp_path / "out.txt").read_text().split("|")
@@ -206,10 +197,6 @@ def test_a_secret_volume_exists_only_for_the_container_that_mounts_it(
 def test_a_secret_volume_that_cannot_be_read_stops_the_task_and_leaves_no_files(
     admin: KubeCluster, tmp_path: Path
 ) -> None:
-    folder = tmp_path / "secrets"
-    (folder / "repo").mkdir(parents=True)
-    (folder / "repo" / "token").write_text("s3cret\n")
-    install_local_secrets(admin, NS, folder, "demo")
     missing = {"secret": {"secretName": "absent", "items": [{"key": "k", "path": "k"}]}}
     result = _run_pod(admin, tmp_path, _secret_volume_pod(second_volume=missing))
     assert result.phase != "Succeeded"
