@@ -21,7 +21,7 @@ from aphex_stages.cdk.aws import (
     LocalAws,
     assume_role,
 )
-from aphex_stages.cdk.cli import CDK_CLI_ENV, find_cdk_cli
+from aphex_stages.cdk.cli import CDK_CLI_ENV, find_app_cdk_cli, find_cdk_cli
 from aphex_stages.cdk.errors import (
     CdkCliNotFoundError,
     CdkCommandError,
@@ -56,6 +56,7 @@ __all__ = [
     "assume_role",
     "context_args",
     "env_var_name",
+    "find_app_cdk_cli",
     "find_cdk_cli",
     "output_env_vars",
     "parse_failure",

@@ -1,22 +1,35 @@
-"""Locate the pinned CDK CLI: ``node_modules/.bin/cdk`` installed by ``npm ci``.
+"""Locate the CDK CLI.
 
-Order: the ``APHEX_CDK_CLI`` environment variable (a path to an executable), then
+In a pod (:func:`find_cdk_cli`): the ``APHEX_CDK_CLI`` environment variable (a path to an
+executable; the images set it to their pinned CLI), then
 ``<repo_root>/node_modules/.bin/cdk`` when a root is given, else the first
 ``node_modules/.bin/cdk`` found walking up from ``start`` (default: this file, then the
-current directory). A global ``cdk`` on PATH is never used: its version is not pinned.
+current directory).
+
+On a user's machine (:func:`find_app_cdk_cli`, for `aphex run --local` and `aphex init`):
+the CLI the application itself pins (``node_modules/.bin/cdk`` in its repository or
+above), then ``cdk`` on PATH, then ``APHEX_CDK_CLI``, then the one next to an
+AphexPipeline checkout.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from aphex_generator import EnvVar
 from aphex_stages.cdk.errors import CdkCliNotFoundError
 
-__all__ = ["CDK_CLI_ENV", "cli_package_version", "find_cdk_cli", "package_version"]
+__all__ = [
+    "CDK_CLI_ENV",
+    "cli_package_version",
+    "find_app_cdk_cli",
+    "find_cdk_cli",
+    "package_version",
+]
 
 CDK_CLI_ENV = EnvVar.CDK_CLI
 _RELATIVE = Path("node_modules") / ".bin" / "cdk"
@@ -64,6 +77,36 @@ def find_cdk_cli(
     raise CdkCliNotFoundError(
         f"no node_modules/.bin/cdk above {where}: run `npm ci` at the repository root"
         f" or set {CDK_CLI_ENV}"
+    )
+
+
+def find_app_cdk_cli(
+    repo: str | os.PathLike[str], environ: Mapping[str, str] | None = None
+) -> Path:
+    """The CDK CLI for the application in `repo`: its own ``node_modules/.bin/cdk`` (in
+    `repo` or a folder above), then ``cdk`` on PATH, then ``APHEX_CDK_CLI``, then the
+    pinned CLI of the AphexPipeline checkout this module lies in. Raises
+    :class:`CdkCliNotFoundError` saying how to install one."""
+    env = os.environ if environ is None else environ
+    found = _walk_up(Path(repo).absolute())
+    if found is not None:
+        return found
+    on_path = shutil.which("cdk", path=env.get("PATH", ""))
+    if on_path:
+        return Path(on_path).absolute()
+    override = env.get(CDK_CLI_ENV)
+    if override:
+        path = Path(override).expanduser()
+        if not _usable(path):
+            raise CdkCliNotFoundError(f"{CDK_CLI_ENV}={override} is not an executable file")
+        return path.absolute()
+    found = _walk_up(Path(__file__).resolve().parent)
+    if found is not None:
+        return found
+    raise CdkCliNotFoundError(
+        f"no CDK CLI: none in {Path(repo).absolute()}/node_modules, none on PATH, and"
+        f" {CDK_CLI_ENV} is not set; install it with `npm install --save-dev aws-cdk` in"
+        " the repository (or `npm install -g aws-cdk`)"
     )
 
 

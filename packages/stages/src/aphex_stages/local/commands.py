@@ -1,8 +1,8 @@
 """Find the program a container's `command` names, the way an image's PATH would.
 
-A command is looked up on PATH (the caller's PATH first, so the application's own
-environment provides `python3`, `node` and its build tools; then the folder of the
-interpreter running `aphex`), then in the table of AphexPipeline's console scripts, which
+A command is looked up on PATH (the caller's PATH, so the application's own environment
+provides `python3`, `node` and its build tools; never the bin folder of the interpreter
+running `aphex`, whose `python3` lacks the application's packages), then in the table of AphexPipeline's console scripts, which
 then run in this interpreter, so a run works the same from installed wheels, a pex or a
 source checkout. Nothing here knows what any stage does.
 """
@@ -21,14 +21,23 @@ class CommandNotFound(LookupError):
     """No program or console script of that name."""
 
 
+def own_bin_folders() -> frozenset[str]:
+    """The bin folders of the interpreter running `aphex` (its venv's, and the one
+    ``sys.executable`` lies in): none of them is on a task's PATH, so the application's
+    ``python3`` is never AphexPipeline's own, even when its venv is activated."""
+    folders = {Path(sys.executable).parent, Path(sys.prefix) / "bin"}
+    return frozenset(os.path.normpath(folder) for folder in folders)
+
+
 def search_path(extra: list[Path] | None = None) -> str:
-    """`extra` folders, then PATH, then this interpreter's bin folder."""
+    """`extra` folders, then PATH, without the folders of :func:`own_bin_folders` (the
+    console scripts of AphexPipeline are found through their table instead)."""
+    own = own_bin_folders()
     parts = [str(path) for path in extra or []]
     parts.extend(os.environ.get("PATH", "").split(os.pathsep))
-    parts.append(str(Path(sys.executable).parent))
     seen: list[str] = []
     for part in parts:
-        if part and part not in seen:
+        if part and part not in seen and os.path.normpath(part) not in own:
             seen.append(part)
     return os.pathsep.join(seen)
 
