@@ -64,6 +64,10 @@ def test_test_stage_runs_the_sample_tests_with_outputs_as_env_vars(
     assert command["command"] == "python3 -m pytest tests/post_deploy -q"
     assert command["exit_code"] == 0 and command["duration_seconds"] > 0
     assert any("5 passed" in line for line in command["tail"])
+    # the test variables are in the log and kept in the summary
+    bucket = summary["variables"]["STORAGE_STACK_BUCKET_NAME"]
+    assert bucket and f"test variable STORAGE_STACK_BUCKET_NAME={bucket}" in run.log
+    assert "MESSAGING_STACK_QUEUE_URL" in summary["variables"]
 
 
 def test_failing_test_command_fails_the_stage_and_is_stored(
@@ -185,6 +189,8 @@ def test_summary_is_json_with_every_command() -> None:
             "exit_code": 0,
             "duration_seconds": 1.5,
             "tail": ["ok"],
+            "failed_tests": [],
         }
     ]
     assert summary["reports"] == ["junit.xml"] and run.failure() is None
+    assert summary["variables"] == {}

@@ -6,12 +6,14 @@ Each command of ``tests.commands`` runs in order in the artifact's tree, within 
 of ``tests.timeout_minutes`` (``$APHEX_TEST_TIMEOUT_SECONDS`` overrides it), with:
 
 * every stack output as ``<STACK>_<OUTPUT>`` (``outputs/<environment>.json`` beside the
-  artifact, written by the environment stage);
+  artifact, written by the environment stage), each listed in the log as
+  ``test variable NAME=value`` and kept in the summary;
 * ``AWS_REGION``/``AWS_DEFAULT_REGION`` of the environment and credentials of its role;
 * ``APHEX_TEST_REPORTS_DIR``: a directory for JUnit XML reports.
 
-The first failing command stops the run. The summary (commands, exit codes, durations,
-output tails) and the reports (files in that directory, and ``**/junit*.xml`` written in
+The first failing command stops the run; its cause begins with the tests pytest reported
+as ``FAILED`` (or ``ERROR``): ``failed tests: a.py::test_x, ... (test command 1/1 ...)``. The summary (commands, exit codes, durations, output tails, the
+failing tests, the test variables) and the reports (files in that directory, and ``**/junit*.xml`` written in
 the tree during the run) go to ``tests/<environment>/`` beside the artifact.
 """
 
@@ -44,6 +46,7 @@ from aphex_stages.environment_job import (
 )
 from aphex_stages.errors import ExitCode, StageError
 from aphex_stages.process import describe_command, describe_exit, run_command
+from aphex_stages.testlog import failed_test, failed_tests_cause, variable_lines
 
 __all__ = [
     "REPORTS_DIR_ENV",
@@ -67,7 +70,8 @@ _log = logging.getLogger("aphex.testrun")
 class CommandOutcome:
     """How one test command ended: ``passed``, ``failed``, ``timed-out`` or ``skipped``.
 
-    ``exit_code`` is None for a command that never ran (after a failure, or out of time).
+    ``exit_code`` is None for a command that never ran (after a failure, or out of time);
+    ``failed_tests`` are the tests its output reported as ``FAILED`` or ``ERROR`` (pytest).
     """
 
     index: int
@@ -76,6 +80,7 @@ class CommandOutcome:
     exit_code: int | None = None
     duration_seconds: float = 0.0
     tail: tuple[str, ...] = ()
+    failed_tests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,7 @@ class TestRun:
     timeout_source: str = "tests.timeout_minutes"
     reports: tuple[str, ...] = ()
     stored: tuple[str, ...] = ()
+    variables: tuple[tuple[str, str], ...] = ()  # (name, value): the stack outputs' variables
 
     @property
     def passed(self) -> bool:
@@ -106,9 +112,15 @@ class TestRun:
             "timeout_seconds": self.timeout_seconds,
             "timeout_source": self.timeout_source,
             "commands": [
-                {**asdict(outcome), "tail": list(outcome.tail)} for outcome in self.outcomes
+                {
+                    **asdict(outcome),
+                    "tail": list(outcome.tail),
+                    "failed_tests": list(outcome.failed_tests),
+                }
+                for outcome in self.outcomes
             ],
             "reports": list(self.reports),
+            "variables": dict(self.variables),
         }
 
     def failure(self) -> StageError | None:
@@ -125,11 +137,11 @@ class TestRun:
                 )
             if outcome.status == "failed":
                 assert outcome.exit_code is not None
-                return StageError(
-                    ExitCode.COMMAND_FAILED,
-                    f"{where} {describe_exit(outcome.exit_code)}",
-                    details=outcome.tail,
-                )
+                cause = f"{where} {describe_exit(outcome.exit_code)}"
+                failed = failed_tests_cause(outcome.failed_tests)
+                if failed:  # the tests first: a cause shown cut keeps its head
+                    cause = f"{failed} ({cause})"
+                return StageError(ExitCode.COMMAND_FAILED, cause, details=outcome.tail)
         return None
 
 
@@ -154,7 +166,16 @@ def run_commands(
             outcomes.append(CommandOutcome(index, text, "timed-out"))
             continue
         _log.info("test command %d/%d: %s", index, len(commands), text)
-        result = run_command(command, cwd=cwd, env=env, timeout=remaining, on_line=on_line)
+        failed: list[str] = []
+
+        def line_seen(line: str, failed: list[str] = failed) -> None:
+            name = failed_test(line)
+            if name is not None:
+                failed.append(name)
+            if on_line is not None:
+                on_line(line)
+
+        result = run_command(command, cwd=cwd, env=env, timeout=remaining, on_line=line_seen)
         status = "passed" if result.ok else "timed-out" if result.timed_out else "failed"
         outcomes.append(
             CommandOutcome(
@@ -164,6 +185,7 @@ def run_commands(
                 exit_code=result.exit_code,
                 duration_seconds=round(result.duration, 3),
                 tail=result.tail,
+                failed_tests=tuple(dict.fromkeys(failed)) if not result.ok else (),
             )
         )
     return tuple(outcomes)
@@ -189,10 +211,8 @@ def find_reports(reports_dir: Path, tree: Path, since: float) -> list[tuple[str,
     return [(name, path) for path, name in found.items()]
 
 
-def _test_environ(
-    s3: Any, job: EnvironmentJob, fetched: FetchedEnvironment, reports_dir: Path
-) -> dict[str, str]:
-    """This process's environment plus the role's credentials, region and stack outputs."""
+def _output_variables(s3: Any, job: EnvironmentJob, fetched: FetchedEnvironment) -> dict[str, str]:
+    """The stack outputs of the environment as the tests' variables."""
     data = read_beside(
         s3,
         job.bucket,
@@ -207,6 +227,16 @@ def _test_environ(
         variables = output_env_vars(read_outputs_file(outputs_file))
     except (ValueError, RuntimeError) as error:
         raise StageError(ExitCode.ARTIFACT_INVALID, f"stack outputs: {error}") from None
+    return variables
+
+
+def _test_environ(
+    job: EnvironmentJob,
+    fetched: FetchedEnvironment,
+    variables: Mapping[str, str],
+    reports_dir: Path,
+) -> dict[str, str]:
+    """This process's environment plus the role's credentials, region and stack outputs."""
     target = environment_target(job, fetched.env)
     environ = apply_environ(os.environ, target.environ())
     environ.update(variables)
@@ -269,7 +299,11 @@ def run_environment_tests(
     budget, source = _budget(settings, timeout)
     reports_dir = fetched.scratch / "test-reports"
     reports_dir.mkdir(parents=True, exist_ok=True)
-    environ = _test_environ(s3, job, fetched, reports_dir)
+    variables = _output_variables(s3, job, fetched)
+    log.info("%d test variable(s) from the stack outputs", len(variables))
+    for line in variable_lines(variables):
+        log.info("%s", line)
+    environ = _test_environ(job, fetched, variables, reports_dir)
     environ.update(app_path(fetched, log=log, on_line=on_line))
     since = time.time()
     outcomes = run_commands(
@@ -282,6 +316,7 @@ def run_environment_tests(
         timeout_seconds=budget,
         timeout_source=source,
         reports=tuple(name for name, _ in reports),
+        variables=tuple(sorted(variables.items())),
     )
     run = dataclasses.replace(run, stored=_store(s3, job, fetched, run, reports))
     where = f"s3://{job.bucket}/{fetched.location.key(f'tests/{fetched.env.name}/')}"

@@ -5,13 +5,17 @@ The rule: the variable of output ``KEY`` of stack ``STACK`` is
 and joins them upper-cased with ``_``. A word is a capitalised or lower-case word
 (``Bucket``, ``api``), or a run of capitals (an acronym: ``API``, or ``URLs`` with its
 plural ``s``); digits stay with the word before them (``S3``, ``Bucket2``); every character
-that is not a letter or digit (``-`` in stack names) only separates words:
+that is not a letter or digit (``-`` in stack names) only separates words. A run of
+capitals before a lower-case letter gives its last capital to the word that follows
+(``HTTPServer`` -> ``HTTP``, ``Server``), unless the whole run is one of the
+:data:`ACRONYMS` and that letter is lower case (``SQSqueue`` -> ``SQS``, ``queue``):
 
     StorageStack / BucketName   -> STORAGE_STACK_BUCKET_NAME
     MessagingStack / QueueUrl   -> MESSAGING_STACK_QUEUE_URL
     api-v2 / APIEndpoint        -> API_V2_API_ENDPOINT
     S3Stack / Bucket2Arn        -> S3_STACK_BUCKET2_ARN
     WebStack / URLs             -> WEB_STACK_URLS
+    QueueStack / SQSqueueURL    -> QUEUE_STACK_SQS_QUEUE_URL
 
 Two outputs that map to the same variable are an error, not a silent overwrite.
 """
@@ -26,10 +30,24 @@ from pathlib import Path
 
 from aphex_stages.cdk.errors import CdkError
 
-__all__ = ["env_var_name", "output_env_vars", "read_outputs_file", "upper_snake"]
+__all__ = ["ACRONYMS", "env_var_name", "output_env_vars", "read_outputs_file", "upper_snake"]
+
+#: Acronyms a person reads as one word even when a lower-case word follows right after
+#: (``SQSqueue``, ``DNSname``). One whose name less its last letter is also here (``HTTPS``,
+#: after ``HTTP``) does not split that way: ``HTTPServer`` stays ``HTTP`` + ``Server``.
+ACRONYMS = frozenset(
+    {
+        *("ACM", "ALB", "AMI", "API", "ARN", "AZ", "CDK", "CIDR", "DB", "DNS", "EBS", "ECR"),
+        *("ECS", "EFS", "EKS", "ELB", "FQDN", "HTTP", "HTTPS", "IAM", "ID", "IP", "JSON"),
+        *("JWT", "KMS", "NLB", "OIDC", "RDS", "SES", "SNS", "SQS", "SSL", "SSM", "TLS"),
+        *("TTL", "URI", "URL", "UUID", "VPC", "WAF", "XML"),
+    }
+)
+_SPLIT_OFF = sorted((a for a in ACRONYMS if a[:-1] not in ACRONYMS), key=len, reverse=True)
 
 _WORD = re.compile(
     r"[A-Z]{2,}s(?![a-z])[0-9]*"  # plural acronym: URLs, ARNs
+    rf"|(?<![A-Z])(?:{'|'.join(_SPLIT_OFF)})(?=[a-z])"  # a known acronym, then a word: SQSqueue
     r"|[A-Z]+(?![a-z])[0-9]*"  # acronym: API, S3, EC2
     r"|[A-Z]?[a-z]+[0-9]*"  # word: Bucket, api, v2
     r"|[0-9]+"

@@ -167,13 +167,22 @@ def _held(lock_dir: Path, names: list[str], on_wait: Callable[[str], None]) -> I
             held.close()
 
 
+#: How much of a failed task's last log line its cause keeps (the head: a stage's final
+#: line names the stage, the stack or the failing tests first).
+CAUSE_CHARS = 300
+
+
 def _last_line(path: Path) -> str | None:
+    """The cause of a failed task: the head of its log's last non-empty line."""
     try:
         lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     except OSError:
         return None
     lines = [line for line in lines if line]
-    return lines[-1][-300:] if lines else None
+    if not lines:
+        return None
+    last = lines[-1]
+    return last if len(last) <= CAUSE_CHARS else last[:CAUSE_CHARS].rstrip() + " …"
 
 
 class LocalWorkflow:

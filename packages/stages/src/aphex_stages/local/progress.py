@@ -1,13 +1,18 @@
-"""Live task progress on a terminal, plain lines elsewhere, and the closing summary table."""
+"""Live task progress on a terminal, plain lines elsewhere (with a "still running" line at
+least every :data:`HEARTBEAT_SECONDS`), and the closing summary table."""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TextIO
 
 from aphex_stages.local.executor import TaskState
+
+#: Without a terminal: the longest silence while a task runs (CI kills quiet jobs).
+HEARTBEAT_SECONDS = 30.0
 
 _MARK = {
     "Pending": " ",
@@ -21,6 +26,24 @@ _MARK = {
 }
 
 
+def duration(seconds: float) -> str:
+    """``45s``, ``1m30s``, ``2h05m``."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def still_running_line(states: Mapping[str, TaskState]) -> str | None:
+    """``  still running: build (1m30s), deploy-dev (45s)``; None when nothing runs."""
+    running = [s for s in states.values() if s.phase == "Running"]
+    if not running:
+        return None
+    return "  still running: " + ", ".join(f"{s.name} ({duration(s.elapsed)})" for s in running)
+
+
 def task_line(state: TaskState) -> str:
     """One line for a task: mark, name, phase, elapsed time and, if any, the cause."""
     elapsed = f"{state.elapsed:6.1f}s" if state.started is not None else "       "
@@ -31,12 +54,20 @@ def task_line(state: TaskState) -> str:
 
 
 class Progress:
-    """Redraws one line per task on a terminal; prints one line per change otherwise."""
+    """Redraws one line per task on a terminal; prints one line per change otherwise, and a
+    line naming the running tasks when nothing was printed for `heartbeat` seconds."""
 
-    def __init__(self, stream: TextIO | None = None, interval: float = 0.5) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        interval: float = 0.5,
+        heartbeat: float = HEARTBEAT_SECONDS,
+    ) -> None:
         self.stream = stream or sys.stdout
         self.live = self.stream.isatty()
         self.interval = interval
+        self.heartbeat = heartbeat
+        self._last_write = time.monotonic()
         self._states: dict[str, TaskState] = {}
         self._drawn = 0
         self._lock = threading.Lock()
@@ -50,9 +81,10 @@ class Progress:
         self._states = dict(states)
         self._drawn = 0
         self._stop.clear()
-        if self.live:
-            self._thread = threading.Thread(target=self._ticker, daemon=True)
-            self._thread.start()
+        self._last_write = time.monotonic()
+        ticker = self._ticker if self.live else self._heartbeat
+        self._thread = threading.Thread(target=ticker, daemon=True)
+        self._thread.start()
 
     def update(self, state: TaskState) -> None:
         """A task changed state."""
@@ -61,6 +93,7 @@ class Progress:
             if not self.live and state.phase not in ("Pending", "Queued"):
                 self.stream.write(task_line(state) + "\n")
                 self.stream.flush()
+                self._last_write = time.monotonic()
 
     def pause(self) -> threading.Lock:
         """Hold this lock while asking the user something on the terminal."""
@@ -74,6 +107,18 @@ class Progress:
             self.stream.write(f"\x1b[2K{line}\n")
         self._drawn = len(lines)
         self.stream.flush()
+
+    def _heartbeat(self) -> None:
+        """Without a terminal: name the running tasks after `heartbeat` quiet seconds."""
+        while not self._stop.wait(min(self.heartbeat, 1.0)):
+            with self._lock:
+                if time.monotonic() - self._last_write < self.heartbeat:
+                    continue
+                line = still_running_line(self._states)
+                self._last_write = time.monotonic()
+                if line is not None:
+                    self.stream.write(line + "\n")
+                    self.stream.flush()
 
     def _ticker(self) -> None:
         while not self._stop.wait(self.interval):

@@ -1,12 +1,15 @@
-"""The table a local run ends with: every task's result, the deployed stacks' outputs, the logs."""
+"""The table a local run ends with: every task's result, the deployed stacks' outputs (with
+the test variable each becomes), and how to read the logs."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from aphex_generator import Output
+from aphex_stages.cdk.outputs import env_var_name
 from aphex_stages.local.executor import RunResult
 from aphex_stages.local.progress import table
 
@@ -49,13 +52,14 @@ def render_summary(
             )
     parts = ["", table(["workflow", "task", "status", "duration"], rows), *reasons]
     output_rows = [
-        [environment, stack, key, str(value)]
+        [environment, stack, key, _variable(stack, key), str(value)]
         for environment, stacks in outputs.items()
         for stack, values in stacks.items()
         for key, value in values.items()
     ]
     if output_rows:
-        parts += ["", table(["environment", "stack", "output", "value"], output_rows)]
+        headers = ["environment", "stack", "output", "test variable", "value"]
+        parts += ["", table(headers, output_rows)]
     final = results[-1] if results else None
     parts.append("")
     if final is not None and final.phase == "Succeeded":
@@ -65,8 +69,33 @@ def render_summary(
         if failed:
             first = failed[0]
             parts.append(f"pipeline failed at task {first.name}: {first.cause or 'see its log'}")
+            log = first.log_path or runs_dir / final.workflow / f"{first.name}.log"
+            parts.append(
+                f"  its log: {log} ({_logs_command(runs_dir, final.workflow)} {first.name})"
+            )
         else:
             parts.append(f"pipeline ended {final.phase.lower()} ({final.workflow})")
     for result in results:
-        parts.append(f"logs: {runs_dir / result.workflow}/<task>.log (and <task>.json)")
+        parts.append(
+            f"logs: {_logs_command(runs_dir, result.workflow)} [TASK]"
+            f" (files in {runs_dir / result.workflow}/)"
+        )
     return "\n".join(parts)
+
+
+def _logs_command(runs_dir: Path, workflow: str) -> str:
+    """``aphex logs WORKFLOW``, with ``--repo`` unless the repository is the current folder."""
+    repo = runs_dir.parent.parent.parent  # <repo>/.aphex/local/runs
+    try:
+        here = repo.resolve() == Path.cwd().resolve()
+    except OSError:
+        here = False
+    return f"aphex logs {workflow}" + ("" if here else f" --repo {shlex.quote(str(repo))}")
+
+
+def _variable(stack: str, key: str) -> str:
+    """The variable the post-deployment tests get for output `key` of `stack`."""
+    try:
+        return env_var_name(stack, key)
+    except ValueError:
+        return "-"
