@@ -32,7 +32,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from aphex_generator import ENVIRONMENT, PIPELINE, TEST, UPLOAD, VALIDATION, Identity
+from aphex_generator import ENVIRONMENT, PIPELINE, PREVIEW, TEST, UPLOAD, VALIDATION, Identity
 from aphex_infra.nag import acknowledge
 from aphex_infra.settings import METRIC_NAMESPACE, InfraSettings, TargetEnvironment
 
@@ -441,12 +441,15 @@ class AphexArtifactsStack(Stack):
                 [
                     f"{commit}/{_UPLOAD}/outputs/{name}.json",
                     f"{commit}/{_UPLOAD}/tests/{name}/*",
+                    f"{commit}/{_UPLOAD}/changesets/{name}.json",
+                    f"{commit}/{_UPLOAD}/changesets/{name}.txt",
                 ],
-                "This environment's stack outputs and test results beside a commit's artifact "
-                "(<pipeline>/<sha>/<upload>/outputs/<env>.json, tests/<env>/); commit and "
-                "upload are per run, report names per test suite.",
+                "This environment's stack outputs, test results and change set beside a "
+                "commit's artifact (<pipeline>/<sha>/<upload>/outputs/<env>.json, tests/<env>/, "
+                "changesets/<env>.json); commit and upload are per run, report names per test "
+                "suite.",
             ),
-            self._stage_records([f"{ENVIRONMENT.name}.{name}", f"{TEST.name}.{name}"]),
+            self._stage_records([f"{stage.name}.{name}" for stage in (PREVIEW, ENVIRONMENT, TEST)]),
             self._argo_logs(),
             _Grant(
                 iam.PolicyStatement(

@@ -333,15 +333,20 @@ def test_deploy_role_writes_only_its_environment(template: dict[str, Any]) -> No
         f"{base}/outputs/dev.json",
         f"{base}/tests/dev/summary.json",
         f"{base}/tests/dev/reports/tree/junit.xml",
+        f"{base}/changesets/dev.json",
+        f"{base}/changesets/dev.txt",
         f"{workflow}/environment.dev.json",
         f"{workflow}/test.dev.json",
+        f"{workflow}/preview.dev.json",
     ):
         assert _allows(statements, "s3:PutObject", _object(key)), key
     for key in (
         f"{PIPELINE}/environments/prod.json",
         f"{base}/outputs/prod.json",
         f"{base}/tests/prod/summary.json",
+        f"{base}/changesets/prod.json",
         f"{workflow}/environment.prod.json",
+        f"{workflow}/preview.prod.json",
         f"{PIPELINE}/head.json",
         f"{PIPELINE}/{SHA}/latest.json",
         f"{base}/artifact.tar.gz",

@@ -14,6 +14,7 @@ from aphex_generator import (
     ENVIRONMENT,
     NOTIFY,
     PIPELINE,
+    PREVIEW,
     SOURCE_VOLUME,
     STAGES,
     TEMPLATE_ENV,
@@ -109,7 +110,11 @@ def test_the_template_uses_the_contract_and_dumps_cleanly() -> None:
             assert names[len(TEMPLATE_ENV) :] == [EnvVar.SNS_TOPIC_ARN, EnvVar.GITHUB_TOKEN]
         elif container["command"] == [UPLOAD.script]:  # where the build packaged the artifact
             assert names[len(TEMPLATE_ENV) :] == [EnvVar.BUILD_OUTPUT]
-        elif container["command"] in ([ENVIRONMENT.script], [TEST.script]):  # the deploy role's
+        elif container["command"] in (
+            [ENVIRONMENT.script],
+            [TEST.script],
+            [PREVIEW.script],
+        ):  # the deploy role's
             assert names[len(TEMPLATE_ENV) :] == [EnvVar.EXTERNAL_ID]
         else:
             assert names == list(TEMPLATE_ENV)

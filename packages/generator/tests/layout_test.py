@@ -89,8 +89,19 @@ def test_compact_layout_keeps_gates_tests_and_order() -> None:
     assert env_tasks["env-e001"]["depends"] == "env-e000.Succeeded"
     assert "depends" not in env_tasks["env-e010"]
     gated = templates["environment-gated-tested"]["dag"]["tasks"]
-    assert [t["name"] for t in gated] == ["approve", "deploy", "test"]
-    for shared in ("deploy", "test"):  # deploys and tests of one environment never overlap
+    assert [t["name"] for t in gated] == ["preview", "approve", "deploy", "test"]
+    assert gated[1]["depends"] == "preview.Succeeded" and gated[2]["depends"] == "approve.Succeeded"
+    preview_args = {p["name"]: p["value"] for p in gated[0]["arguments"]["parameters"]}
+    assert preview_args == {
+        "environment": ENV_PARAM,
+        "service-account": "{{inputs.parameters.service-account}}",
+    }
+    assert templates["preview"]["serviceAccountName"] == "{{inputs.parameters.service-account}}"
+    for shared in (
+        "preview",
+        "deploy",
+        "test",
+    ):  # deploys and tests of one environment never overlap
         assert templates[shared]["synchronization"] == {
             "mutexes": [{"name": f"aphex.big.{ENV_PARAM}"}]
         }

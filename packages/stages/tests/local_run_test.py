@@ -59,8 +59,9 @@ def test_first_run_deploys_every_environment(sample: SampleRepo) -> None:
     code, text = run_sample(sample)
     assert code == 0, text
     tasks = phases(text)
-    for task in ("validation", "build", "pipeline-deployment", "approve-prod", "on-exit"):
+    for task in ("validation", "build", "pipeline-deployment", "preview-prod", "approve-prod"):
         assert tasks[task] == "succeeded", text
+    assert tasks["on-exit"] == "succeeded", text
     for environment in ("dev", "staging", "prod"):
         assert tasks[f"deploy-{environment}"] == "succeeded", text
         assert tasks[f"test-{environment}"] == "succeeded", text
@@ -74,6 +75,10 @@ def test_first_run_deploys_every_environment(sample: SampleRepo) -> None:
     assert "build command sees no AWS credentials" in build_log
     assert build_log.index("==> container build") < build_log.index("==> container main")
     assert "artifact uploaded to s3://" in build_log
+    # Before the gate: what prod's deploy would change (nothing of prod existed yet).
+    preview = json.loads((run_dirs[0] / "preview-prod.json").read_text())
+    assert preview["outputs"]["changeset"].startswith("change set of prod (222222222222/us-east-1)")
+    assert "=== StorageStack: changes" in preview["outputs"]["changeset"]
     build_record = json.loads((run_dirs[0] / "build.json").read_text())
     assert len(build_record["outputs"]["artifact-sha256"]) == 64
     records = list((sample.paths.records / "runs").rglob("*.json"))

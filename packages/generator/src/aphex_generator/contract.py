@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "BUILD",
+    "CHANGESET_LIMIT",
     "CONFIG_FILE",
     "ENVIRONMENT",
     "EXTERNAL_ID_KEY",
@@ -28,6 +29,7 @@ __all__ = [
     "NOTIFY",
     "OUTPUTS_DIR",
     "PIPELINE",
+    "PREVIEW",
     "STAGES",
     "TEMPLATE_ENV",
     "TOOLCHAIN_MOUNT",
@@ -181,6 +183,18 @@ ENVIRONMENT = StageSpec(
     takes_environment=True,
     moves_head=True,
 )
+#: Before an environment's approval gate: what its deploy would change (``cdk diff`` of each
+#: stack against the environment, as its deploy identity), stored beside the artifact and
+#: given to Argo as the output parameter ``Output.CHANGESET``.
+PREVIEW = StageSpec(
+    "preview",
+    "preview",
+    "aphex-stage-preview",
+    "aphex_stages.stages.preview:main",
+    ImageKind.DEPLOYER,
+    Identity.DEPLOY,
+    takes_environment=True,
+)
 TEST = StageSpec(
     "test",
     "test",
@@ -206,6 +220,7 @@ STAGES: tuple[StageSpec, ...] = (
     BUILD,
     UPLOAD,
     PIPELINE,
+    PREVIEW,
     ENVIRONMENT,
     TEST,
     NOTIFY,
@@ -324,6 +339,13 @@ class Output(_Names):
 
     SUPERSEDED = "superseded"  # pipeline stage: "true" when it restarted the run
     ARTIFACT_SHA256 = "artifact-sha256"  # build stage: the digest of the commit's artifact
+    #: preview stage: the change set of the environment (text, cut to CHANGESET_LIMIT bytes)
+    CHANGESET = "changeset"
+
+
+#: The most bytes of a change set the preview stage gives Argo as its output parameter
+#: (the Workflow object holds it; the whole change set is stored beside the artifact).
+CHANGESET_LIMIT = 200_000
 
 
 #: Where a stage writes its output parameters in its pod (``EnvVar.OUTPUTS_DIR`` overrides).

@@ -1,7 +1,8 @@
 """The pipeline graph: the one decision of what runs after what, built once from a config.
 
 Nodes are the fixed stages (validation, build, pipeline deployment), then per environment
-an optional approval gate, its deploy and its optional tests, and the exit handler. An
+an optional approval gate (after a preview of what its deploy would change), its deploy and
+its optional tests, and the exit handler. An
 environment waits for the last node of every environment it depends on (the pipeline
 deployment when it depends on none). Both WorkflowTemplate layouts, the template's
 topology annotation and the topology diff are views of this graph::
@@ -51,6 +52,7 @@ class NodeKind(StrEnum):
     VALIDATION = "validation"
     BUILD = "build"
     PIPELINE = "pipeline"
+    PREVIEW = "preview"
     APPROVAL = "approval"
     DEPLOY = "deploy"
     TEST = "test"
@@ -61,6 +63,7 @@ _STAGE_OF = {
     NodeKind.VALIDATION: contract.VALIDATION,
     NodeKind.BUILD: contract.BUILD,
     NodeKind.PIPELINE: contract.PIPELINE,
+    NodeKind.PREVIEW: contract.PREVIEW,
     NodeKind.DEPLOY: contract.ENVIRONMENT,
     NodeKind.TEST: contract.TEST,
     NodeKind.EXIT_HANDLER: contract.NOTIFY,
@@ -118,11 +121,14 @@ class EnvironmentTopology:
 
 @dataclass(frozen=True)
 class EnvironmentNodes:
-    """An environment's nodes: its gate (if manual), its deploy and its tests (if any)."""
+    """An environment's nodes: its gate (if manual) and the preview before it, its deploy
+    and its tests (if any)."""
 
     gate: Node | None
     deploy: Node
     test: Node | None
+    #: What the deploy would change, computed before the gate (with the gate, or None).
+    preview: Node | None = None
 
     @property
     def last(self) -> Node:
@@ -130,7 +136,8 @@ class EnvironmentNodes:
         return self.test or self.deploy
 
     def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(node for node in (self.gate, self.deploy, self.test) if node is not None)
+        nodes = (self.preview, self.gate, self.deploy, self.test)
+        return iter(node for node in nodes if node is not None)
 
 
 def _fixed_nodes() -> tuple[Node, Node, Node]:
@@ -200,22 +207,23 @@ class PipelineGraph:
         return names.test_name(name) if self.environment(name).tests else names.deploy_name(name)
 
     def environment_nodes(self, name: str) -> EnvironmentNodes:
-        """The gate, deploy and test nodes of environment ``name``."""
+        """The preview, gate, deploy and test nodes of environment ``name``."""
         env = self.environment(name)
         after = (
             tuple(self.last_node_name(dep) for dep in env.depends_on)
             if env.depends_on
             else (contract.PIPELINE.task,)
         )
-        gate = None
-        if env.approval:
-            gate = Node(names.approve_name(name), NodeKind.APPROVAL, name, after)
+        gate = preview = None
+        if env.approval:  # the gate shows what the deploy would change: preview it first
+            preview = Node(names.preview_name(name), NodeKind.PREVIEW, name, after)
+            gate = Node(names.approve_name(name), NodeKind.APPROVAL, name, (preview.name,))
             after = (gate.name,)
         deploy = Node(names.deploy_name(name), NodeKind.DEPLOY, name, after)
         test = (
             Node(names.test_name(name), NodeKind.TEST, name, (deploy.name,)) if env.tests else None
         )
-        return EnvironmentNodes(gate, deploy, test)
+        return EnvironmentNodes(gate, deploy, test, preview)
 
     @property
     def fixed_nodes(self) -> tuple[Node, ...]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aphex_generator.contract import ENVIRONMENT, TEST
+from aphex_generator.contract import ENVIRONMENT, PREVIEW, TEST
 from aphex_generator.expressions import (
     ENV_PARAM,
     SERVICE_ACCOUNT_INPUT,
@@ -20,13 +20,21 @@ from aphex_generator.expressions import (
 )
 from aphex_generator.graph import PipelineGraph
 
-__all__ = ["APPROVAL", "SHARED_DEPLOY", "SHARED_TEST", "per_environment_size", "variant_dag"]
+__all__ = [
+    "APPROVAL",
+    "SHARED_DEPLOY",
+    "SHARED_PREVIEW",
+    "SHARED_TEST",
+    "per_environment_size",
+    "variant_dag",
+]
 
 #: The suspend template of every manual gate.
 APPROVAL = "approval"
 # Compact layout: the shared templates (and a variant's tasks) are named after their stage.
 SHARED_DEPLOY = ENVIRONMENT.task
 SHARED_TEST = TEST.task
+SHARED_PREVIEW = PREVIEW.task
 
 
 def per_environment_size(graph: PipelineGraph) -> tuple[int, int]:
@@ -35,18 +43,29 @@ def per_environment_size(graph: PipelineGraph) -> tuple[int, int]:
     envs = graph.environments
     gated = sum(1 for env in envs if env.approval)
     tested = sum(1 for env in envs if env.tests)
-    templates = 5 + (1 if gated else 0) + len(envs) + tested
-    tasks = 3 + len(envs) + tested + gated
+    # A gated environment has a preview template and two tasks more (preview, gate).
+    templates = 5 + (1 if gated else 0) + len(envs) + tested + gated
+    tasks = 3 + len(envs) + tested + 2 * gated
     return templates, tasks
 
 
 def variant_dag(name: str, gated: bool, tested: bool) -> dict[str, Any]:
-    """A DAG of one environment's gate, deploy and tests, over the shared templates."""
+    """A DAG of one environment's preview and gate, deploy and tests, over the shared
+    templates."""
     env_arg = {"name": "environment", "value": ENV_PARAM}
     account_arg = {"name": SERVICE_ACCOUNT_INPUT, "value": SERVICE_ACCOUNT_PARAM}
     tasks: list[dict[str, Any]] = []
     if gated:
-        tasks.append({"name": "approve", "template": APPROVAL})
+        tasks.append(
+            {
+                "name": SHARED_PREVIEW,
+                "template": SHARED_PREVIEW,
+                "arguments": {"parameters": [env_arg, account_arg]},
+            }
+        )
+        tasks.append(
+            {"name": "approve", "template": APPROVAL, "depends": succeeded([SHARED_PREVIEW])}
+        )
     deploy: dict[str, Any] = {
         "name": SHARED_DEPLOY,
         "template": SHARED_DEPLOY,

@@ -20,6 +20,11 @@ def approve_name(env: str) -> str:
     return dns_name(f"approve-{env}")
 
 
+def preview_name(env: str) -> str:
+    """Task and template name of the change-set preview before an environment's gate."""
+    return dns_name(f"preview-{env}")
+
+
 def env_task_name(env: str) -> str:
     """Task name of an environment in the compact (shared-template) layout."""
     return dns_name(f"env-{env}")

@@ -27,6 +27,7 @@ from aphex_generator.contract import (
     IRSA_SKIP_ANNOTATION,
     NOTIFY,
     PIPELINE,
+    PREVIEW,
     SLACK_WEBHOOK_KEY,
     SOURCE_MOUNT,
     SOURCE_VOLUME,
@@ -70,6 +71,7 @@ from aphex_generator.graph import Node, NodeKind, PipelineGraph
 from aphex_generator.layouts import (
     APPROVAL,
     SHARED_DEPLOY,
+    SHARED_PREVIEW,
     SHARED_TEST,
     per_environment_size,
     variant_dag,
@@ -407,15 +409,17 @@ class _Renderer:
         return env
 
     def environment_template(self, kind: NodeKind, env_name: str, name: str) -> dict[str, Any]:
-        """The deploy or test template of one environment (``env_name`` literal), or the
-        shared one of the compact layout (``env_name`` the input parameter)."""
-        stage = ENVIRONMENT if kind is NodeKind.DEPLOY else TEST
+        """The preview, deploy or test template of one environment (``env_name`` literal), or
+        the shared one of the compact layout (``env_name`` the input parameter)."""
+        stage = {NodeKind.PREVIEW: PREVIEW, NodeKind.DEPLOY: ENVIRONMENT}.get(kind, TEST)
         shared = env_name == ENV_PARAM
-        if kind is NodeKind.DEPLOY:
+        if kind is NodeKind.PREVIEW:  # a synth and one diff per stack
+            deadline: int | str = self.settings.timeouts.environment
+        elif kind is NodeKind.DEPLOY:
             # The pod outlives the stage's own deploy timeout, which then names what hangs.
             envs = self.config.environments if shared else [self.config.environment(env_name)]
             longest = max(env.deploy_timeout_minutes for env in envs) * 60 + DEPLOY_MARGIN
-            deadline: int | str = max(self.settings.timeouts.environment, longest)
+            deadline = max(self.settings.timeouts.environment, longest)
         elif shared:
             deadline = TIMEOUT_PARAM
         else:
@@ -445,6 +449,8 @@ class _Renderer:
             container["volumeMounts"] = [{"name": TOOLCHAIN_VOLUME, "mountPath": TOOLCHAIN_MOUNT}]
         if kind is NodeKind.DEPLOY:
             template["metrics"] = environment_metrics(self.pipeline, env_name)
+        if kind is NodeKind.PREVIEW:  # the Argo UI shows it; `aphex approve` reads it
+            template["outputs"] = {"parameters": [output_parameter(Output.CHANGESET)]}
         if shared:
             params = [{"name": "environment"}, {"name": SERVICE_ACCOUNT_INPUT}]
             if kind is NodeKind.TEST:
@@ -526,6 +532,7 @@ class _Renderer:
             self.environment_template(NodeKind.DEPLOY, ENV_PARAM, SHARED_DEPLOY),
         ]
         if graph.gated:
+            templates.append(self.environment_template(NodeKind.PREVIEW, ENV_PARAM, SHARED_PREVIEW))
             templates.append({"name": APPROVAL, "suspend": {}})
         if graph.tested:
             templates.append(self.environment_template(NodeKind.TEST, ENV_PARAM, SHARED_TEST))

@@ -65,6 +65,7 @@ __all__ = [
     "in_progress_resources",
     "require_stack_environments",
     "synth_context",
+    "synth_environment",
 ]
 
 DEFAULT_DEPLOY_TIMEOUT = 30 * 60.0
@@ -108,9 +109,11 @@ def _tail(lines: tuple[str, ...]) -> list[str]:
     return [line for line in lines if line.strip()][-_TAIL:]
 
 
-def _synth(
+def synth_environment(
     runner: CdkRunner, fetched: FetchedEnvironment, out: Path, timeout: float
 ) -> CloudAssembly:
+    """Synthesize the environment's app once into ``out``; StageError when it fails, lacks
+    one of the environment's stacks or targets another account or region."""
     env = fetched.env
     try:
         assembly = runner.synth(fetched.tree, out, synth_context(env), timeout=timeout)
@@ -278,7 +281,7 @@ def deploy_environment(
     except CdkCliNotFoundError as error:
         raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
     mark = time.monotonic()
-    assembly = _synth(runner, fetched, fetched.scratch / "cdk.out", SYNTH_TIMEOUT)
+    assembly = synth_environment(runner, fetched, fetched.scratch / "cdk.out", SYNTH_TIMEOUT)
     timings["synth"] = time.monotonic() - mark
     mark = time.monotonic()
     outputs_file = fetched.scratch / "outputs.json"

@@ -340,6 +340,21 @@ class CdkRunner:
         ``--method=template`` compares with the deployed template. A stack that is not
         deployed yet counts as changed.
         """
+        changed, _lines = self._diff(assembly_dir, stacks, timeout)
+        return changed > 0
+
+    def diff_stack(
+        self, assembly_dir: str | os.PathLike[str], stack: str, *, timeout: float | None = None
+    ) -> tuple[bool, tuple[str, ...]]:
+        """``cdk diff`` of one stack of the assembly against what is deployed: whether it
+        differs, and the CLI's output (a stack not deployed yet shows every resource new)."""
+        changed, lines = self._diff(assembly_dir, [stack], timeout)
+        return changed > 0, lines
+
+    def _diff(
+        self, assembly_dir: str | os.PathLike[str], stacks: Sequence[str], timeout: float | None
+    ) -> tuple[int, tuple[str, ...]]:
+        """(stacks with differences, output) of one ``cdk diff --app DIR --exclusively``."""
         assembly = read_cloud_assembly(assembly_dir)
         args = [
             "diff",
@@ -360,7 +375,7 @@ class CdkRunner:
                 output=result.lines,
                 returncode=result.returncode,
             )
-        return changed > 0
+        return changed, tuple(result.lines)
 
 
 def _outputs_of(
