@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from aphex_stages.local.moto import (
+    MotoServer,
     ensure_local_admin,
     is_moto_server,
     set_moto_auth,
@@ -82,9 +83,22 @@ def enforce_iam(aws: LocalAwsEndpoint) -> LocalAwsEndpoint:
     return replace(aws, credentials=(key, secret))
 
 
+#: How long a stopping moto server may take (it saves what changed since its last save).
+_STOP_SECONDS = 120.0
+
+
 @contextlib.contextmanager
-def local_aws(endpoint: str | None, log_dir: Path) -> Iterator[LocalAwsEndpoint]:
-    """Yield `endpoint` as is, or start a moto server on a free port and stop it after."""
+def local_aws(
+    endpoint: str | None,
+    log_dir: Path,
+    state_file: Path | None = None,
+    say: Callable[[str], None] = lambda text: None,
+) -> Iterator[LocalAwsEndpoint]:
+    """Yield `endpoint` as is, or start a moto server on a free port and stop it after.
+
+    With `state_file`, the moto server we start begins with the resources the last one saved
+    there and saves its own there when the block ends, however it ends (`say` tells what
+    was restored, and why not when the file could not be read)."""
     if endpoint:
         try:
             yield LocalAwsEndpoint(endpoint=endpoint, log_path=None)
@@ -92,8 +106,35 @@ def local_aws(endpoint: str | None, log_dir: Path) -> Iterator[LocalAwsEndpoint]
             if is_moto_server(endpoint):
                 set_moto_auth(endpoint, on=False)
         return
-    server = start_moto_server(log_dir=log_dir)
+    server = start_moto_server(log_dir=log_dir, state_file=state_file)
     try:
+        if state_file is not None:
+            _say_restored(server, state_file, say)
         yield LocalAwsEndpoint(endpoint=server.endpoint, log_path=server.log_path)
     finally:
-        server.stop()
+        try:
+            if state_file is not None:
+                _save(server, say)
+        finally:
+            server.stop(timeout=_STOP_SECONDS)
+
+
+def _say_restored(server: MotoServer, state_file: Path, say: Callable[[str], None]) -> None:
+    try:
+        status = server.state()
+    except (OSError, ValueError) as error:
+        status = {"warning": f"cannot ask the local AWS what it restored ({error})"}
+    if status.get("warning"):
+        say(f"  warning: {status['warning']}; the local AWS starts empty")
+    elif status.get("restored"):
+        say(f"  local AWS: the resources of the last run restored from {state_file}")
+
+
+def _save(server: MotoServer, say: Callable[[str], None]) -> None:
+    """Save the server's resources; a failure is a warning (the last saved state stays)."""
+    try:
+        result = server.save_state()
+    except (OSError, ValueError) as error:  # URLError is an OSError
+        result = {"error": str(error)}
+    if result.get("status") != "ok":
+        say(f"  warning: could not save the local AWS state: {result.get('error')}")

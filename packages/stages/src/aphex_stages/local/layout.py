@@ -37,6 +37,21 @@ class LocalPaths:
         return self.root / "cluster.json"
 
     @property
+    def aws(self) -> Path:
+        """The embedded AWS's folder: moto's logs and its saved resources."""
+        return self.root / "aws"
+
+    @property
+    def aws_state(self) -> Path:
+        """The embedded AWS's resources, kept between runs (`aphex local reset` removes them)."""
+        return self.aws / "state.bin"
+
+    @property
+    def tmp(self) -> Path:
+        """TMPDIR of every process a run starts; emptied at the end of the run."""
+        return self.root / "tmp"
+
+    @property
     def runs(self) -> Path:
         """One folder per workflow: each task's log and run record."""
         return self.root / "runs"
@@ -54,7 +69,8 @@ class LocalPaths:
 
     @property
     def records(self) -> Path:
-        """Monitoring's records, kept between runs (the embedded AWS is new every run)."""
+        """Monitoring's records, kept also outside the embedded AWS (put back into its bucket
+        at every run)."""
         return self.root / "records"
 
     @classmethod

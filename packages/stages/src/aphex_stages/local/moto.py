@@ -20,6 +20,10 @@ credentials work. To run every task with only its own role's permissions:
    session that may assume them); each session has only its role's permissions.
 
 :meth:`MotoServer.reset` also forgets the admin user: switch authorization off first.
+
+``start_moto_server(state_file=...)`` keeps the server's resources in that file between
+servers (:mod:`aphex_stages.local.aws_state`): :meth:`MotoServer.state` says what was
+restored, :meth:`MotoServer.save_state` saves (and stopping it saves what changed since).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 __all__ = [
     "LOCAL_ADMIN_USER",
@@ -95,6 +100,28 @@ class MotoServer:
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
+
+    def state(self) -> dict[str, Any]:
+        """What a server with a state file restored: ``restored`` (services), ``warning``
+        (why it started empty, or None)."""
+        return self._state_call("GET")
+
+    def save_state(self) -> dict[str, Any]:
+        """Save a state-file server's resources now: ``status`` ("ok" or "error"), ``bytes``
+        or ``error``."""
+        return self._state_call("POST", "save")
+
+    def _state_call(self, method: str, action: str = "") -> dict[str, Any]:
+        from aphex_stages.local.aws_state import STATUS_PATH
+
+        request = urllib.request.Request(
+            f"{self.endpoint}{STATUS_PATH}{action}",
+            data=b"" if method == "POST" else None,
+            method=method,
+        )
+        with urllib.request.urlopen(request, timeout=600) as response:
+            body = json.loads(response.read() or b"{}")
+        return body if isinstance(body, dict) else {}
 
     def log_text(self) -> str:
         """The server's log so far."""
@@ -211,10 +238,12 @@ def start_moto_server(
     log_dir: str | os.PathLike[str] | None = None,
     timeout: float = 30.0,
     attempts: int = 3,
+    state_file: Path | None = None,
 ) -> MotoServer:
     """Start ``python -m aphex_stages.local.moto_server`` (moto's server with the IAM shim)
     on a free port and wait until it answers. IAM authorization is off (see
-    :func:`set_moto_auth`).
+    :func:`set_moto_auth`). With `state_file`, the server starts with the resources saved
+    there (if it can read them) and saves them there (see :meth:`MotoServer.save_state`).
 
     Raises :class:`MotoServerError` (naming the log file) if it does not come up.
     A port taken between choosing and binding is retried ``attempts`` times.
@@ -227,8 +256,11 @@ def start_moto_server(
         chosen = port if port is not None else free_port(host)
         log_path = directory / f"moto-{chosen}-{uuid.uuid4().hex[:8]}.log"
         log_file = open(log_path, "ab")  # noqa: SIM115 - closed by MotoServer.stop
+        command = [sys.executable, "-m", "aphex_stages.local.moto_server"]
+        if state_file is not None:
+            command += ["--state", str(state_file)]
         process = subprocess.Popen(
-            [sys.executable, "-m", "aphex_stages.local.moto_server", "-H", host, "-p", str(chosen)],
+            [*command, "-H", host, "-p", str(chosen)],
             stdout=log_file,
             env=env,
             stderr=subprocess.STDOUT,

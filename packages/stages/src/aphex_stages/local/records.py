@@ -1,4 +1,4 @@
-"""Keep monitoring's records across local runs: the embedded AWS is new every run.
+"""Keep monitoring's records in a folder too: `aphex runs` reads them from there.
 
 After a run, `runs/` and `deployed/` objects are copied from the bucket into
 `.aphex/local/records/`; before the next run they are put back, so run history and
