@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from aphex_stages.local.inspect import local_runs
+from aphex_stages.local.inspect import RunsQuery, local_runs
 from aphex_testing.cdk import ensure_cdk_cli
 from aphex_testing.sample_repo import SampleRepo, local_cluster, phases, run_sample
 
@@ -228,7 +228,7 @@ def test_fix_and_new_environment_deploy_in_one_run(
     assert "qa           StorageStack    BucketName" in text
     # The run records: the superseded run says so, the restart succeeded.
     capsys.readouterr()
-    assert local_runs(sample.path, "list", None, "json") == 0
+    assert local_runs(sample.path, RunsQuery(view="list", output="json")) == 0
     records = {r["workflow_name"]: r["status"] for r in json.loads(capsys.readouterr().out)}
     superseded = [name for name, status in records.items() if status == "Superseded"]
     assert len(superseded) == 1 and not superseded[0].endswith("-r1"), records

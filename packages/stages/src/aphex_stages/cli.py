@@ -1,6 +1,6 @@
 """`aphex`: the command people run. `aphex run --local` runs the pipeline on this machine;
 `aphex redeploy` goes back to an older commit on purpose; `aphex install` installs it on AWS;
-`validate`, `render`, `diff` and `runs` look at configs, templates and history.
+`validate`, `render`, `diff`, `runs` and `logs` look at configs, templates, history and logs.
 
 Exit codes: 0 success, 1 pipeline failure or invalid input, 2 usage error, 130 interrupted.
 """
@@ -65,14 +65,42 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit 1 when the topology would change (as `git diff --exit-code`), else 0",
     )
+    diff.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
     runs = commands.add_parser("runs", help="run history and what is deployed where")
     runs.add_argument("view", nargs="?", choices=("list", "show", "deployed"), default="list")
     runs.add_argument("workflow", nargs="?", help="the run to show")
     runs.add_argument("--repo", default=".", help="repository whose local runs to read")
     runs.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    runs.add_argument(
+        "--status", type=_run_status, help="list: only runs that ended so (Succeeded, Failed, ...)"
+    )
+    runs.add_argument("--environment", help="list: only runs that touched this environment")
+    runs.add_argument(
+        "--limit", type=_positive, default=20, help="list: at most N runs, newest first (20)"
+    )
+
+    logs = commands.add_parser(
+        "logs",
+        help="a local run's task log, or its tasks",
+        description="Print the log of TASK of the local run WORKFLOW; without TASK, list the"
+        " run's tasks with their phase and log file.",
+    )
+    logs.add_argument("workflow", metavar="WORKFLOW", help="the run (as `aphex runs` lists it)")
+    logs.add_argument("task", nargs="?", metavar="TASK", help="the task whose log to print")
+    logs.add_argument("--repo", default=".", help="repository whose local runs to read")
+    logs.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
     _add_install(commands)
+    from aphex_stages.approve import add_approve_parser
+
+    add_approve_parser(commands)
+    from aphex_stages.local.reset_command import add_local_parser
+
+    add_local_parser(commands)
+    from aphex_stages.init.options import add_init_parser
+
+    add_init_parser(commands)
     return parser
 
 
@@ -175,6 +203,27 @@ def _add_local_options(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"not a whole number of at least 1: {text!r}")
+    return value
+
+
+def _run_status(text: str) -> str:
+    """A run's final status, in any case: Running, Succeeded, Failed, Error, Superseded."""
+    from aphex_monitoring.records import RUN_STATUSES
+
+    for status in RUN_STATUSES:
+        if status.lower() == text.strip().lower():
+            return status
+    raise argparse.ArgumentTypeError(f"not one of {', '.join(RUN_STATUSES)}: {text!r}")
+
+
 def _endpoint(text: str) -> str:
     """An endpoint URL: http or https, a host, an optional port, nothing else."""
     parts = urlsplit(text)
@@ -238,6 +287,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _redeploy(args: argparse.Namespace) -> int:
     from aphex_config import ConfigError
+    from aphex_stages.clierror import EXIT_USAGE, report_error
     from aphex_stages.cluster import ClusterError
     from aphex_stages.errors import StageError
     from aphex_stages.local.layout import LocalRunError
@@ -247,23 +297,20 @@ def _redeploy(args: argparse.Namespace) -> int:
     if problem is None and not args.local and (args.images or args.aws_endpoint):
         problem = "--images and --aws-endpoint need --local"
     if problem:
-        print(f"aphex redeploy: {problem}", file=sys.stderr)
-        return 2
+        return report_error("redeploy", problem, args.output, EXIT_USAGE)
     try:
         request = redeploy_request(Path(args.repo), args.commit, args.reason, args.by)
     except StageError as error:
-        print(f"aphex redeploy: {error.cause.replace('--redeploy-', '--')}", file=sys.stderr)
-        return 2
+        cause = error.cause.replace("--redeploy-", "--")
+        return report_error("redeploy", cause, args.output, EXIT_USAGE)
     except (LocalRunError, ConfigError) as error:
-        print(f"aphex redeploy: {error}", file=sys.stderr)
-        return 1
+        return report_error("redeploy", str(error), args.output)
     if args.local:
         return _run_local(args, request.repo, request.commit, redeploy=request.redeploy)
     try:
         name = submit_redeploy(request)
     except ClusterError as error:
-        print(f"aphex redeploy: {error}", file=sys.stderr)
-        return 1
+        return report_error("redeploy", str(error), args.output)
     result = {
         "workflow": name,
         "namespace": request.namespace,
@@ -284,34 +331,81 @@ def _redeploy(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from aphex_config import main as config_main
 
-    return config_main(["validate", *args.files, "--output", args.output])
+    code = config_main(["validate", *args.files, "--output", args.output])
+    return 1 if code == 2 else code  # a file it cannot read: a failure, as everywhere else
 
 
 def _render(args: argparse.Namespace) -> int:
-    from aphex_generator import main as generator_main
+    import contextlib
+    import io
 
+    from aphex_generator import main as generator_main
+    from aphex_stages.clierror import report_error
+
+    if not Path(args.config).is_file():
+        message = f"no config file {args.config}: give the path of an aphex-config.yaml"
+        return report_error("render", message, args.output)
+    argv = ["render", args.config, "--output", args.output]
     if args.events:
-        return generator_main(
-            ["events", args.config, "--webhook-secret", args.events, "--output", args.output]
-        )
-    return generator_main(["render", args.config, "--output", args.output])
+        argv = ["events", args.config, "--webhook-secret", args.events, "--output", args.output]
+    if args.output != "json":
+        return generator_main(argv)
+    errors = io.StringIO()  # -o json: its errors as JSON too
+    with contextlib.redirect_stderr(errors):
+        code = generator_main(argv)
+    sys.stderr.write(errors.getvalue())
+    if code != 0:
+        problems = errors.getvalue().strip().splitlines()
+        print(json.dumps({"error": "; ".join(problems) or f"exit {code}", "exit_code": code}))
+    return code
 
 
 def _diff(args: argparse.Namespace) -> int:
     from aphex_stages.local.inspect import CHANGED, topology_diff_lines
 
     lines, code = topology_diff_lines(Path(args.repo))
+    if args.output == "json":
+        if code in (0, CHANGED):
+            print(json.dumps({"changed": code == CHANGED, "lines": lines}))
+        else:
+            problem = "; ".join(lines).removeprefix("aphex diff: ")
+            print(json.dumps({"error": problem, "exit_code": code}))
     for line in lines:
-        print(line, file=sys.stdout if code in (0, CHANGED) else sys.stderr)
+        if args.output != "json" or code not in (0, CHANGED):
+            print(line, file=sys.stdout if code in (0, CHANGED) else sys.stderr)
     if code == CHANGED:  # like `git diff --exit-code`: 1 means "there is a change"
         return 1 if args.exit_code else 0
     return code
 
 
 def _runs(args: argparse.Namespace) -> int:
-    from aphex_stages.local.inspect import local_runs
+    from aphex_stages.clierror import EXIT_USAGE, report_error
+    from aphex_stages.local.inspect import RunsQuery, local_runs
 
-    return local_runs(Path(args.repo), args.view, args.workflow, args.output)
+    if args.view == "show" and not args.workflow:
+        return report_error("runs", "show needs WORKFLOW", args.output, EXIT_USAGE)
+    if args.view != "show" and args.workflow:
+        message = f"{args.view} takes no WORKFLOW (did you mean `aphex runs show {args.workflow}`?)"
+        return report_error("runs", message, args.output, EXIT_USAGE)
+    if args.view != "list" and (args.status or args.environment):
+        return report_error(
+            "runs", "--status and --environment are for list", args.output, EXIT_USAGE
+        )
+    query = RunsQuery(
+        view=args.view,
+        workflow=args.workflow,
+        output=args.output,
+        status=args.status,
+        environment=args.environment,
+        limit=args.limit,
+    )
+    return local_runs(Path(args.repo), query)
+
+
+def _logs(args: argparse.Namespace) -> int:
+    from aphex_stages.local.logs_command import run_logs
+
+    return run_logs(Path(args.repo), args.workflow, args.task, args.output)
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -335,9 +429,47 @@ def _install(args: argparse.Namespace) -> int:
     )
 
 
+def _local(args: argparse.Namespace) -> int:
+    from aphex_stages.local.reset_command import run_local_command
+
+    return run_local_command(args)
+
+
+def _approve(args: argparse.Namespace) -> int:
+    from aphex_stages.approve import run_approve
+
+    return run_approve(args)
+
+
+def _init(args: argparse.Namespace) -> int:
+    from aphex_stages.init.command import run_init
+
+    return run_init(args)
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The arguments; a usage error exits 2 as argparse does, with `-o json` also as JSON."""
+    import contextlib
+    import io
+    import itertools
+
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            return _parser().parse_args(argv)
+    except SystemExit as stop:
+        sys.stderr.write(errors.getvalue())
+        words = list(sys.argv[1:] if argv is None else argv)
+        pairs = {f"{a} {b}" for a, b in itertools.pairwise(words)} | set(words)
+        if stop.code == 2 and pairs & {"-o json", "--output json", "--output=json", "-ojson"}:
+            lines = errors.getvalue().strip().splitlines()
+            print(json.dumps({"error": lines[-1] if lines else "usage error", "exit_code": 2}))
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run `aphex` with `argv`; return the exit code. Never prints a traceback."""
-    args = _parser().parse_args(argv)
+    args = _parse(argv)
     handlers = {
         "run": _run,
         "redeploy": _redeploy,
@@ -345,7 +477,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "render": _render,
         "diff": _diff,
         "runs": _runs,
+        "logs": _logs,
         "install": _install,
+        "approve": _approve,
+        "local": _local,
+        "init": _init,
     }
     try:
         return handlers[args.command](args)
@@ -355,5 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # the last guard: one line, no traceback
         if os.environ.get("APHEX_DEBUG"):
             raise
-        print(f"aphex {args.command}: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        from aphex_stages.clierror import report_error
+
+        output = getattr(args, "output", "text")
+        return report_error(args.command, f"{type(error).__name__}: {error}", output)

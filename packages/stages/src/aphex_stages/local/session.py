@@ -36,9 +36,10 @@ from aphex_generator import (
     ImageKind,
     Label,
     Param,
+    PipelineGraph,
     __version__,
 )
-from aphex_stages.cdk import find_cdk_cli
+from aphex_stages.cdk import find_app_cdk_cli
 from aphex_stages.cdk.errors import CdkError
 from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.generator_settings import generator_settings_from_env
@@ -83,6 +84,7 @@ from aphex_stages.local.runtime import (
 )
 from aphex_stages.local.secrets import SecretReader, install_local_secrets, secret_reader
 from aphex_stages.local.summary import render_summary
+from aphex_stages.local.tempdir import children_tmpdir
 from aphex_stages.local.warm import WarmLauncher, warm_enabled
 from aphex_stages.local.workflow import WorkflowPlan
 from aphex_stages.termination import terminate_as_interrupt
@@ -116,9 +118,22 @@ class LocalRunOptions:
     engine: str | None = None  # podman or docker (default: the first that answers)
     redeploy: Redeploy | None = None  # `aphex redeploy --local`: may go back to an older commit
     out: TextIO = field(default_factory=lambda: sys.stdout)
+    err: TextIO = field(default_factory=lambda: sys.stderr)  # the one-line errors
 
 
-def _approver(mode: str, progress: Progress, out: TextIO) -> Callable[[str], bool]:
+class NoTerminalToAsk(LocalRunError):
+    """`--approve ask` for a pipeline with gates, and no terminal to ask on: exit 2."""
+
+
+def _approver(
+    mode: str,
+    progress: Progress,
+    out: TextIO,
+    changes: Callable[[str], str | None] = lambda _task: None,
+) -> Callable[[str], bool]:
+    """Decide a gate: `--approve all|none`, else ask on the terminal after showing what
+    the gated environment's deploy would change (`changes(task)`)."""
+
     def approve(task: str) -> bool:
         if mode == "all":
             return True
@@ -127,6 +142,9 @@ def _approver(mode: str, progress: Progress, out: TextIO) -> Callable[[str], boo
                 out.write(f"  {task}: no terminal to ask; not approved (use --approve all)\n")
             return False
         with progress.pause():
+            text = changes(task)
+            out.write("\n" + (text or f"  {task}: no change set was stored for this gate\n"))
+            out.flush()
             answer = input(f"\n  Approve {task}? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
@@ -209,6 +227,8 @@ class LocalRun:
             except RuntimeError_ as error:
                 raise LocalRunError(str(error)) from None
         host = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "APHEX_"))}
+        if host.get("VIRTUAL_ENV") == sys.prefix:  # aphex's venv is not the application's
+            del host["VIRTUAL_ENV"]
         host.update({"PYTHONUNBUFFERED": "1", LAUNCH_PATH: import_path()})
         if cdk_cli is not None:
             host[EnvVar.CDK_CLI] = str(cdk_cli)
@@ -319,7 +339,28 @@ class LocalRun:
         stamp = datetime.now(UTC).strftime("%H%M%S")
         return f"{self.pipeline}-{self.sha[:8]}-{stamp}"
 
-    def _executor(self, runtime: Runtime) -> Callable[..., LocalWorkflow]:
+    def _gates(self) -> dict[str, str]:
+        """Each manual gate's task, with the environment it guards."""
+        graph = PipelineGraph.from_config(self.config)
+        gates = (graph.environment_nodes(env.name).gate for env in graph.environments)
+        return {gate.name: str(gate.environment) for gate in gates if gate is not None}
+
+    def _change_set(self, aws: LocalAwsEndpoint) -> Callable[[str], str | None]:
+        """The text of the change set the preview before a gate stored, by gate task."""
+        from aphex_stages.preview import read_changeset
+
+        def text(task: str) -> str | None:
+            environment = self._gates().get(task)
+            if environment is None:
+                return None
+            found = read_changeset(
+                aws.client("s3"), LOCAL_BUCKET, self.pipeline, self.sha, environment
+            )
+            return found.render() if found is not None else None
+
+        return text
+
+    def _executor(self, runtime: Runtime, aws: LocalAwsEndpoint) -> Callable[..., LocalWorkflow]:
         def make(
             plan: WorkflowPlan,
             name: str,
@@ -334,7 +375,9 @@ class LocalRun:
                 lock_dir=self.paths.locks,
                 base_env={EnvVar.NAMESPACE: self.namespace},
                 parallelism=self.options.parallelism,
-                approver=_approver(self.options.approve, self.progress, self.out),
+                approver=_approver(
+                    self.options.approve, self.progress, self.out, self._change_set(aws)
+                ),
                 reporter=self.progress.update,
                 runtime=runtime,
                 identity=identity,
@@ -357,9 +400,11 @@ class LocalRun:
 
     @contextlib.contextmanager
     def _services(self) -> Iterator[tuple[LocalAwsEndpoint, KubeApiServer, str]]:
-        """The embedded AWS, Kubernetes API server and git server, stopped in reverse."""
+        """The embedded Kubernetes API server, AWS and git server, stopped in reverse. The
+        API server comes first: it locks the repository's local state, the embedded AWS's
+        saved resources included (kept between runs, saved however the run ends). Every
+        process they (and the tasks) start has its TMPDIR in the run's folder, emptied last."""
         with contextlib.ExitStack() as stack:
-            aws = stack.enter_context(local_aws(self.options.aws_endpoint, self.paths.root / "aws"))
             try:
                 api = stack.enter_context(
                     KubeApiServer(
@@ -372,6 +417,11 @@ class LocalRun:
                 raise LocalRunError(
                     f"{error}; is another `aphex run --local` running here?"
                 ) from None
+            stack.enter_context(children_tmpdir(self.paths.tmp))
+            embedded = None if self.options.aws_endpoint else self.paths.aws_state
+            aws = stack.enter_context(
+                local_aws(self.options.aws_endpoint, self.paths.aws, embedded, self.say)
+            )
             token = self._repository_token()
             _server, url = stack.enter_context(serve_repository(self.repo, token=token))
             if token is not None:
@@ -379,7 +429,14 @@ class LocalRun:
             yield aws, api, url
 
     def run(self) -> int:
-        """Run the pipeline; return 0 on success, 1 on a pipeline failure, 130 if interrupted."""
+        """Run the pipeline; return 0 on success, 1 on a pipeline failure, 130 if interrupted.
+        NoTerminalToAsk (exit 2) before anything runs when a gate would need a terminal."""
+        gates = ", ".join(self._gates().values())
+        if gates and self.options.approve == "ask" and not sys.stdin.isatty():
+            raise NoTerminalToAsk(
+                f"{self.pipeline} has manual approval gates ({gates}) and there is no terminal"
+                " to ask: pass --approve all or --approve none"
+            )
         mode = "in its images" if self.options.images else "as host processes"
         self.say(
             f"aphex run --local: {self.pipeline} at {self.sha[:12]} ({self.repo}), tasks {mode}"
@@ -395,9 +452,9 @@ class LocalRun:
                     " them"
                 )
         try:
-            cdk_cli = find_cdk_cli(start=Path(__file__))
+            cdk_cli = find_app_cdk_cli(self.repo)
         except CdkError as error:
-            raise LocalRunError(f"{error} (run `npm ci` in the AphexPipeline checkout)") from None
+            raise LocalRunError(str(error)) from None
         with self._services() as (aws, api, repo_url):
             admin = KubeCluster.with_token(api.url, api.admin_token, self.namespace)
             runtime = self._runtime(aws, cdk_cli)
@@ -406,7 +463,7 @@ class LocalRun:
             controller = LocalController(
                 admin,
                 api,
-                self._executor(runtime),
+                self._executor(runtime, aws),
                 lambda account: self._pod_identity(aws, roles, account),
             )
             first = self._workflow_name()
@@ -470,15 +527,19 @@ class LocalRun:
 
 
 def run_local(options: LocalRunOptions) -> int:
-    """Entry for `aphex run --local`; prints one-line errors and returns the exit code."""
+    """Entry for `aphex run --local`; prints one-line errors on `options.err` and returns
+    the exit code."""
     try:
         with terminate_as_interrupt():  # SIGTERM (a CI cancel, `timeout`) as Ctrl-C
             return LocalRun(options).run()
     except ConfigError as error:
         for problem in error.problems:
-            options.out.write(f"{problem}\n")
-        options.out.write("the config at this commit is invalid; fix it and commit again\n")
+            options.err.write(f"{problem}\n")
+        options.err.write("the config at this commit is invalid; fix it and commit again\n")
         return 1
+    except NoTerminalToAsk as error:  # a usage error: nothing ran
+        options.err.write(f"aphex run --local: {error}\n")
+        return 2
     except LocalRunError as error:
-        options.out.write(f"aphex run --local: {error}\n")
+        options.err.write(f"aphex run --local: {error}\n")
         return 1
