@@ -7,6 +7,7 @@ failure becomes a warning on stderr.
 from aphex_monitoring.cli import PROG, main
 from aphex_monitoring.records import (
     DEPLOY_STAGES,
+    RUN_STATUSES,
     DeployedPointer,
     FailureInfo,
     RunRecord,
@@ -44,6 +45,7 @@ __all__ = [
     "GITHUB_TOKEN_ENV",
     "NAMESPACE_ENV",
     "PROG",
+    "RUN_STATUSES",
     "SLACK_WEBHOOK_ENV",
     "SNS_TOPIC_ENV",
     "WORKFLOW_NAME_ENV",

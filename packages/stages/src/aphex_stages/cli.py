@@ -216,7 +216,7 @@ def _positive(text: str) -> int:
 
 def _run_status(text: str) -> str:
     """A run's final status, in any case: Running, Succeeded, Failed, Error, Superseded."""
-    from aphex_monitoring.records import RUN_STATUSES
+    from aphex_monitoring import RUN_STATUSES
 
     for status in RUN_STATUSES:
         if status.lower() == text.strip().lower():

@@ -47,6 +47,17 @@ def _walk_up(start: Path) -> Path | None:
     return None
 
 
+def _from_variable(env: Mapping[str, str]) -> Path | None:
+    """The executable ``APHEX_CDK_CLI`` names (``None`` when unset); an error if unusable."""
+    override = env.get(CDK_CLI_ENV)
+    if not override:
+        return None
+    path = Path(override).expanduser()
+    if not _usable(path):
+        raise CdkCliNotFoundError(f"{CDK_CLI_ENV}={override} is not an executable file")
+    return path.absolute()
+
+
 def find_cdk_cli(
     repo_root: str | os.PathLike[str] | None = None,
     *,
@@ -55,12 +66,9 @@ def find_cdk_cli(
 ) -> Path:
     """Return the path of the pinned ``cdk`` executable, or raise :class:`CdkCliNotFoundError`."""
     env = os.environ if environ is None else environ
-    override = env.get(CDK_CLI_ENV)
-    if override:
-        path = Path(override).expanduser()
-        if not _usable(path):
-            raise CdkCliNotFoundError(f"{CDK_CLI_ENV}={override} is not an executable file")
-        return path.absolute()
+    chosen = _from_variable(env)
+    if chosen is not None:
+        return chosen
     if repo_root is not None:
         path = Path(repo_root) / _RELATIVE
         if not _usable(path):
@@ -94,12 +102,9 @@ def find_app_cdk_cli(
     on_path = shutil.which("cdk", path=env.get("PATH", ""))
     if on_path:
         return Path(on_path).absolute()
-    override = env.get(CDK_CLI_ENV)
-    if override:
-        path = Path(override).expanduser()
-        if not _usable(path):
-            raise CdkCliNotFoundError(f"{CDK_CLI_ENV}={override} is not an executable file")
-        return path.absolute()
+    chosen = _from_variable(env)
+    if chosen is not None:
+        return chosen
     found = _walk_up(Path(__file__).resolve().parent)
     if found is not None:
         return found
