@@ -85,7 +85,9 @@ def test_typescript_app_deploys_with_its_npm_toolchain(
     # aws-cdk-lib, ts-node and typescript came from `npm ci` of the app's lock, in a pod.
     assert TOOLCHAIN.search(deploy_log), deploy_log
     assert "TsStorageStack" in deploy_log, deploy_log
-    assert re.search(r"dev\s+TsStorageStack\s+BucketName\s+\S+", text), text
+    assert re.search(
+        r"dev\s+TsStorageStack\s+BucketName\s+TS_STORAGE_STACK_BUCKET_NAME\s+\S+", text
+    ), text
     test_log = (runs / "test-dev.log").read_text()
     assert TOOLCHAIN.search(test_log), test_log
     assert "ok: bucket " in test_log, test_log
@@ -97,7 +99,9 @@ def test_lambda_app_publishes_its_code_asset(tmp_path: Path, image_ids: dict[str
     deploy_log = (runs / "deploy-dev.log").read_text()
     assert TOOLCHAIN.search(deploy_log), deploy_log
     assert "FunctionStack" in deploy_log, deploy_log
-    match = re.search(r"dev\s+FunctionStack\s+FunctionName\s+(\S+)", text)
+    match = re.search(
+        r"dev\s+FunctionStack\s+FunctionName\s+FUNCTION_STACK_FUNCTION_NAME\s+(\S+)", text
+    )
     assert match, text
     # The boto3 test found the function (GetFunction) that the stack's outputs name.
     test_log = (runs / "test-dev.log").read_text()
