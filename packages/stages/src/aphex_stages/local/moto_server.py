@@ -26,11 +26,7 @@ from aphex_stages.local import moto_cfn, moto_iam
 
 
 def _serve_with_state(argv: list[str]) -> None:
-    from moto.moto_server.werkzeug_app import (  # pants: no-infer-dep
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
+    from moto.moto_server import werkzeug_app  # pants: no-infer-dep
     from werkzeug.serving import run_simple  # pants: no-infer-dep
 
     from aphex_stages.local.aws_state import StateKeeper
@@ -41,8 +37,8 @@ def _serve_with_state(argv: list[str]) -> None:
     parser.add_argument("-p", "--port", type=int, default=5000)
     args = parser.parse_args(argv)
     os.environ.setdefault("MOTO_PORT", str(args.port))  # as moto's main: its own URLs
-    app = DomainDispatcherApplication(create_backend_app)
-    app.debug = True  # type: ignore[attr-defined]
+    app = werkzeug_app.DomainDispatcherApplication(werkzeug_app.create_backend_app)
+    app.debug = True  # type: ignore[attr-defined, unused-ignore]
     keeper = StateKeeper(app, args.state)
     keeper.restore()
 
@@ -52,7 +48,9 @@ def _serve_with_state(argv: list[str]) -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    run_simple(args.host, args.port, keeper, threaded=True, request_handler=MotoRequestHandler)
+    run_simple(
+        args.host, args.port, keeper, threaded=True, request_handler=werkzeug_app.MotoRequestHandler
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
