@@ -164,14 +164,20 @@ def _record(
     record_stage(settings.artifact_bucket, inputs.pipeline, inputs.workflow_name, record)
 
 
-def _write_outputs(outputs: Mapping[str, str], log: logging.Logger) -> None:
-    """Each output parameter as a file of the pod's outputs folder, where Argo reads it."""
-    if not outputs:
-        return
+def write_output(name: str, text: str) -> Path:
+    """Write output parameter `name` as a file of the pod's outputs folder, where Argo reads
+    it (``APHEX_OUTPUTS_DIR`` locally); its path. Logs nothing: the caller decides."""
     folder = Path(os.environ.get(EnvVar.OUTPUTS_DIR) or OUTPUTS_DIR)
     folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _write_outputs(outputs: Mapping[str, str], log: logging.Logger) -> None:
+    """Each output parameter as a file of the pod's outputs folder, logged."""
     for name, value in outputs.items():
-        (folder / name).write_text(value + "\n", encoding="utf-8")
+        write_output(name, value + "\n")
         log.info("output %s = %s", name, value)
 
 

@@ -9,27 +9,14 @@ so the Argo UI and ``aphex approve`` show it.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-from aphex_generator import CHANGESET_LIMIT, OUTPUTS_DIR, PREVIEW, EnvVar, Output
+from aphex_generator import CHANGESET_LIMIT, PREVIEW, Output
 from aphex_stages.changeset import cut_text
 from aphex_stages.environment_job import EnvironmentJob
 from aphex_stages.logs import command_output
 from aphex_stages.preview import preview_environment
-from aphex_stages.runner import Stage, StageContext
+from aphex_stages.runner import Stage, StageContext, write_output
 
 __all__ = ["main", "stage"]
-
-
-def _write_output(text: str) -> Path:
-    """The output parameter's file, where Argo reads it (written here, not through the
-    skeleton's outputs, which log every value)."""
-    folder = Path(os.environ.get(EnvVar.OUTPUTS_DIR) or OUTPUTS_DIR)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Output.CHANGESET
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _work(context: StageContext) -> None:
@@ -42,7 +29,8 @@ def _work(context: StageContext) -> None:
     text = result.changes.render()
     for line in text.splitlines():
         context.log.info("%s", line)
-    _write_output(cut_text(text, CHANGESET_LIMIT, result.uri))
+    # not as the skeleton's outputs, which log every value: the text is logged above
+    write_output(Output.CHANGESET, cut_text(text, CHANGESET_LIMIT, result.uri))
     context.log.info("change set stored as %s", result.uri)
 
 
