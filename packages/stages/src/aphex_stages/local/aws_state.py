@@ -25,15 +25,15 @@ import copy
 import functools
 import importlib
 import json
-import os
 import pickle
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
+
+from aphex_stages.jsonfile import write_atomically
 
 __all__ = [
     "SAVE_PATH",
@@ -158,24 +158,16 @@ def save_state(path: Path) -> int:
     """Write every resource of this moto server to `path` (atomically); its size in bytes."""
     from moto.core.base_backend import backend_lock  # pants: no-infer-dep
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(MAGIC)
-            handle.write(json.dumps(_versions()).encode() + b"\n")
-            with backend_lock:
-                live = _live_backends()
-                references = {id(backends): name for name, backends in live.items()}
-                payload = {name: dict(backends) for name, backends in live.items()}
-                _Pickler(handle, references).dump(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    def write(handle: IO[bytes]) -> None:
+        handle.write(MAGIC)
+        handle.write(json.dumps(_versions()).encode() + b"\n")
+        with backend_lock:
+            live = _live_backends()
+            references = {id(backends): name for name, backends in live.items()}
+            payload = {name: dict(backends) for name, backends in live.items()}
+            _Pickler(handle, references).dump(payload)
+
+    write_atomically(path, write)
     return path.stat().st_size
 
 
