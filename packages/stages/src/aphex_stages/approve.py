@@ -93,10 +93,8 @@ def decide_gate(cluster: Any, workflow: str, gate: Gate, approve: bool, by: str)
     """Resume (``approve``) or stop the gate as ``argo resume`` / ``argo node set`` do:
     merge-patch its node's phase, finish time and message at the Workflow's current
     ``resourceVersion``; on a conflict read again. ApproveError when the gate no longer
-    waits or the cluster refuses."""
-    from kubernetes.client.exceptions import ApiException
-
-    from aphex_stages.cluster.kube import GROUP, VERSION, WORKFLOWS
+    waits, ClusterError when the cluster refuses."""
+    from aphex_stages.cluster import ClusterConflict
 
     phase = _APPROVED if approve else _DENIED
     message = f"{'approved' if approve else 'denied'} by {by} with aphex approve"
@@ -113,30 +111,10 @@ def decide_gate(cluster: Any, workflow: str, gate: Gate, approve: bool, by: str)
             },
         }
         try:
-            cluster.api.patch_namespaced_custom_object(
-                group=GROUP,
-                version=VERSION,
-                namespace=cluster.namespace,
-                plural=WORKFLOWS,
-                name=workflow,
-                body=patch,
-                _content_type="application/merge-patch+json",
-                _request_timeout=cluster.timeout,
-            )
+            cluster.merge_patch_workflow(workflow, patch)
             return
-        except ApiException as error:
-            if error.status == 409:
-                continue  # the controller wrote meanwhile: read again
-            if error.status in (401, 403):
-                raise ApproveError(
-                    f"the Kubernetes API at {cluster.host} refused to patch workflows/{workflow}"
-                    f" in namespace {cluster.namespace} ({error.status} {error.reason}); your"
-                    " kubeconfig user needs patch on workflows.argoproj.io there"
-                ) from None
-            raise ApproveError(
-                f"the Kubernetes API at {cluster.host} failed to patch workflows/{workflow}"
-                f" ({error.status} {error.reason})"
-            ) from None
+        except ClusterConflict:
+            continue  # the controller wrote meanwhile: read again
     raise ApproveError(f"workflow {workflow} kept changing; run aphex approve again")
 
 

@@ -247,6 +247,27 @@ class KubeCluster:
                 raise self._error(what, error, "update", WORKFLOWS) from error
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def merge_patch_workflow(self, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply the JSON merge patch `patch` to Workflow `name`; the stored Workflow. A
+        ``metadata.resourceVersion`` in `patch` makes the write conditional: ClusterConflict
+        when the Workflow changed since; ClusterError for any other refusal."""
+        what = f"patch {WORKFLOWS}/{name}"
+        try:
+            answer = self._call(
+                what,
+                self.api.patch_namespaced_custom_object,
+                group=GROUP,
+                version=VERSION,
+                namespace=self.namespace,
+                plural=WORKFLOWS,
+                name=name,
+                body=dict(patch),
+                _content_type="application/merge-patch+json",
+            )
+        except ApiException as error:
+            raise self._error(what, error, "patch", WORKFLOWS) from error
+        return dict(answer)
+
     # plumbing ---------------------------------------------------------------
 
     def _get(self, plural: str, name: str) -> dict[str, Any] | None:
