@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aphex_config import AphexConfig, parse_config
 from aphex_generator import CONFIG_FILE
@@ -14,6 +15,7 @@ __all__ = [
     "LocalRunError",
     "config_at",
     "config_bytes_at",
+    "repository_top",
     "resolve_commit",
 ]
 
@@ -96,15 +98,27 @@ def uncommitted_files(repo: Path, limit: int = 5) -> tuple[int, list[str]]:
     return len(paths), paths[:limit]
 
 
+def _open_repository(repo: Path) -> Any:
+    import git
+
+    try:
+        return git.Repo(repo, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
+        raise LocalRunError(f"{repo} is not a git repository: {error}") from None
+
+
+def repository_top(repo: Path) -> Path:
+    """The top folder of the git repository `repo` lies in (LocalRunError if none)."""
+    return Path(_open_repository(repo).working_tree_dir or repo)
+
+
 def resolve_commit(repo: Path, commit: str | None) -> tuple[Path, str]:
     """The repository's top folder and the full SHA of `commit` (default HEAD)."""
     import git
 
+    handle = _open_repository(repo)
     try:
-        handle = git.Repo(repo, search_parent_directories=True)
         sha = handle.commit(commit or "HEAD").hexsha
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
-        raise LocalRunError(f"{repo} is not a git repository: {error}") from None
     except (git.BadName, ValueError) as error:
         raise LocalRunError(f"no commit {commit or 'HEAD'!r} in {repo}: {error}") from None
     return Path(handle.working_tree_dir or repo), sha

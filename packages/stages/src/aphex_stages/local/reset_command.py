@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from aphex_stages.local.layout import LocalPaths
+from aphex_stages.local.kubeapi.store import StateFileError, lock_state_file
+from aphex_stages.local.layout import LocalPaths, LocalRunError, repository_top
 
 __all__ = ["ResetError", "add_local_parser", "reset_local_state", "run_local_command"]
 
@@ -50,32 +50,18 @@ def add_local_parser(commands: Any) -> None:
     reset.add_argument("-o", "--output", choices=("text", "json"), default="text")
 
 
-def _top(repo: Path) -> Path:
-    import git
-
-    try:
-        handle = git.Repo(repo, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise ResetError(f"{repo} is not a git repository") from None
-    return Path(handle.working_tree_dir or repo)
-
-
 @contextlib.contextmanager
 def _no_run(paths: LocalPaths) -> Iterator[None]:
     """Hold the lock a local run holds while it runs (the local cluster state's)."""
-    lock = paths.cluster_state.with_name(paths.cluster_state.name + ".lock")
-    with open(lock, "a+", encoding="utf-8") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ResetError(
-                f"a local run of {paths.root.parent.parent} is running; let it end (or stop"
-                " it with Ctrl-C), then reset"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    try:
+        handle = lock_state_file(paths.cluster_state)
+    except StateFileError:
+        raise ResetError(
+            f"a local run of {paths.root.parent.parent} is running; let it end (or stop"
+            " it with Ctrl-C), then reset"
+        ) from None
+    with handle:
+        yield
 
 
 def _remove(path: Path) -> bool:
@@ -91,7 +77,10 @@ def _remove(path: Path) -> bool:
 
 def reset_local_state(repo: Path) -> dict[str, Any]:
     """Remove the state local runs of `repo` keep; what was removed and what stays."""
-    top = _top(repo)
+    try:
+        top = repository_top(repo)
+    except LocalRunError as error:
+        raise ResetError(str(error)) from None
     paths = LocalPaths.of(top)
     removed: list[str] = []
     if paths.root.is_dir():

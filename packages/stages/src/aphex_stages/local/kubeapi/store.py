@@ -24,6 +24,21 @@ class StateFileError(Exception):
     """The state file cannot be used: unreadable, not ours, or in use by another server."""
 
 
+def lock_state_file(path: Path) -> IO[str]:
+    """Take the lock of state file `path` (the file ``<path>.lock`` beside it): the open
+    handle that holds it until closed. StateFileError when another process holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path.with_name(path.name + ".lock"), "a+", encoding="utf-8")  # noqa: SIM115
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        handle.close()
+        raise StateFileError(
+            f"{path} is in use by another local API server; stop that run first"
+        ) from error
+    return handle
+
+
 @dataclass(frozen=True)
 class TokenRecord:
     """Whom a token stands for: a service account, by namespace, name and uid (a token of
@@ -90,16 +105,7 @@ class Store:
             self._lock_handle = None
 
     def _lock_state_file(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path.with_name(path.name + ".lock"), "a+", encoding="utf-8")  # noqa: SIM115
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as error:
-            handle.close()
-            raise StateFileError(
-                f"{path} is in use by another local API server; stop that run first"
-            ) from error
-        self._lock_handle = handle
+        self._lock_handle = lock_state_file(path)
 
     def _load(self, path: Path) -> None:
         try:
