@@ -132,7 +132,7 @@ def _monitor_runs(paths: LocalPaths, query: RunsQuery) -> tuple[int, str, str]:
         argv += ["--limit", str(query.limit)] if query.limit else []
     argv += ["--output", query.output]
     out, err = io.StringIO(), io.StringIO()
-    with local_aws(None, paths.root / "aws") as aws:
+    with local_aws(None, paths.aws) as aws:
         s3 = aws.client("s3")
         s3.create_bucket(Bucket=LOCAL_BUCKET)
         restore_records(s3, LOCAL_BUCKET, paths.records)
