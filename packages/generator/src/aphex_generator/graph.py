@@ -34,6 +34,7 @@ __all__ = [
     "Node",
     "NodeKind",
     "PipelineGraph",
+    "STAGE_OF",
     "Stacks",
     "TopologyDiff",
 ]
@@ -59,7 +60,8 @@ class NodeKind(StrEnum):
     EXIT_HANDLER = "exit-handler"
 
 
-_STAGE_OF = {
+#: The stage each kind of node runs (an approval gate runs none).
+STAGE_OF = {
     NodeKind.VALIDATION: contract.VALIDATION,
     NodeKind.BUILD: contract.BUILD,
     NodeKind.PIPELINE: contract.PIPELINE,
@@ -83,7 +85,7 @@ class Node:
     @property
     def stage(self) -> contract.StageSpec | None:
         """The stage this node runs (None for an approval gate)."""
-        return _STAGE_OF.get(self.kind)
+        return STAGE_OF.get(self.kind)
 
 
 @dataclass(frozen=True)

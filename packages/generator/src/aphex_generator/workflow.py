@@ -20,19 +20,16 @@ from aphex_generator.contract import (
     BUILD_OUTPUT_VOLUME,
     CHECKOUT,
     CHECKOUT_CONTAINER,
-    ENVIRONMENT,
     GIT_TOKEN_MOUNT,
     GIT_TOKEN_PATH,
     GIT_TOKEN_VOLUME,
     IRSA_SKIP_ANNOTATION,
     NOTIFY,
     PIPELINE,
-    PREVIEW,
     SLACK_WEBHOOK_KEY,
     SOURCE_MOUNT,
     SOURCE_VOLUME,
     TEMPLATE_ENV,
-    TEST,
     TOOLCHAIN_MOUNT,
     TOOLCHAIN_VOLUME,
     UPLOAD,
@@ -67,7 +64,7 @@ from aphex_generator.expressions import (
     output_parameter,
     succeeded,
 )
-from aphex_generator.graph import Node, NodeKind, PipelineGraph
+from aphex_generator.graph import STAGE_OF, Node, NodeKind, PipelineGraph
 from aphex_generator.layouts import (
     APPROVAL,
     SHARED_DEPLOY,
@@ -411,7 +408,7 @@ class _Renderer:
     def environment_template(self, kind: NodeKind, env_name: str, name: str) -> dict[str, Any]:
         """The preview, deploy or test template of one environment (``env_name`` literal), or
         the shared one of the compact layout (``env_name`` the input parameter)."""
-        stage = {NodeKind.PREVIEW: PREVIEW, NodeKind.DEPLOY: ENVIRONMENT}.get(kind, TEST)
+        stage = STAGE_OF[kind]
         shared = env_name == ENV_PARAM
         if kind is NodeKind.PREVIEW:  # a synth and one diff per stack
             deadline: int | str = self.settings.timeouts.environment
