@@ -32,20 +32,43 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from aphex_generator import ENVIRONMENT, PIPELINE, PREVIEW, TEST, UPLOAD, VALIDATION, Identity
+from aphex_generator import (
+    ARTIFACT_FILE,
+    COMMIT_LENGTH,
+    ENVIRONMENT,
+    LATEST_FILE,
+    MANIFEST_FILE,
+    PIPELINE,
+    PREVIEW,
+    TEST,
+    UPLOAD,
+    UPLOAD_TIME_LENGTH,
+    VALIDATION,
+    Identity,
+    argo_logs_prefix,
+    changeset_json_name,
+    changeset_text_name,
+    commit_prefix,
+    environment_head_key,
+    head_key,
+    infra_record_key,
+    latest_key,
+    outputs_name,
+    tests_prefix,
+    upload_prefix,
+)
 from aphex_infra.nag import acknowledge
 from aphex_infra.settings import METRIC_NAMESPACE, InfraSettings, TargetEnvironment
 
 __all__ = ["AphexArtifactsStack", "log_retention"]
 
-#: A commit in an artifact key (aphex_stages.artifact.keys): its full 40-digit sha. IAM's
-#: ``?`` matches one character, so ``<pipeline>/<40 x ?>/`` is an artifact and never the
-#: pipeline's head (``head.json``), an environment's head (``environments/``), its infra
+#: A commit in an artifact key (aphex_generator's bucket layout): its full 40-digit sha.
+#: IAM's ``?`` matches one character, so ``<pipeline>/<40 x ?>/`` is an artifact and never
+#: the pipeline's head (``head.json``), an environment's head (``environments/``), its infra
 #: record (``infra/``) or Argo's logs (``argo/``), none of which has a 40-character segment.
-_COMMIT = "?" * 40
-#: One upload of a commit's artifact: its time, ``YYYYMMDDTHHMMSSffffffZ`` (22 characters;
-#: aphex_stages.artifact.transfer).
-_UPLOAD = "?" * 22
+_COMMIT = "?" * COMMIT_LENGTH
+#: One upload of a commit's artifact: its time (``UPLOAD_TIME_FORMAT``, fixed length).
+_UPLOAD = "?" * UPLOAD_TIME_LENGTH
 
 
 @dataclass(frozen=True)
@@ -165,14 +188,15 @@ class AphexArtifactsStack(Stack):
     #: The objects of a commit's artifact (``<pipeline>/<sha>/...``): written once, never
     #: replaced or deleted (the lifecycle rules expire them; bucket policies do not apply
     #: to lifecycle actions).
-    WRITE_ONCE_FILES = ("artifact.tar.gz", "manifest.json", "latest.json")
+    WRITE_ONCE_FILES = (ARTIFACT_FILE, MANIFEST_FILE, LATEST_FILE)
 
     def _write_once(self) -> None:
         """Bucket policy: a PUT of an artifact object must be conditional (If-None-Match),
         so it can never replace one, and no principal may delete one."""
         pipeline = self.settings.pipeline
         arns = [
-            self.bucket.arn_for_objects(f"{pipeline}/*/{name}") for name in self.WRITE_ONCE_FILES
+            self.bucket.arn_for_objects(commit_prefix(pipeline, "*") + name)
+            for name in self.WRITE_ONCE_FILES
         ]
         self.bucket.add_to_resource_policy(
             iam.PolicyStatement(
@@ -298,7 +322,7 @@ class AphexArtifactsStack(Stack):
         return self._objects(
             "ArgoLogs",
             ["s3:PutObject"],
-            [f"{self.settings.pipeline}/argo/*"],
+            [argo_logs_prefix(self.settings.pipeline) + "*"],
             "Argo's executor archives each pod's logs under <pipeline>/argo/<workflow>/<pod>/; "
             "workflow and pod names are per run, so they cannot be listed in advance.",
         )
@@ -319,13 +343,13 @@ class AphexArtifactsStack(Stack):
         """Validation (HeadBucket) and the upload (aphex_stages.artifact.transfer): read a
         commit's artifact, write its write-once files; nothing else of the bucket."""
         pipeline = self.settings.pipeline
-        commit = f"{pipeline}/{_COMMIT}"
+        upload = upload_prefix(pipeline, _COMMIT, _UPLOAD)
         return [
             *self._bucket([f"{pipeline}/*"]),
             self._objects(
                 "ReadArtifacts",
                 ["s3:GetObject"],
-                [f"{commit}/*"],
+                [commit_prefix(pipeline, _COMMIT) + "*"],
                 "Artifact objects of any commit (<pipeline>/<40-character sha>/...): the "
                 "upload checks whether its commit already has one; commits are not known "
                 "in advance.",
@@ -333,10 +357,7 @@ class AphexArtifactsStack(Stack):
             self._objects(
                 "WriteArtifacts",
                 ["s3:PutObject"],
-                [
-                    *(f"{commit}/{_UPLOAD}/{name}" for name in self.WRITE_ONCE_FILES[:2]),
-                    f"{commit}/{self.WRITE_ONCE_FILES[2]}",
-                ],
+                [upload + ARTIFACT_FILE, upload + MANIFEST_FILE, latest_key(pipeline, _COMMIT)],
                 "The write-once artifact files of a commit's upload (the tarball, its "
                 "manifest and latest.json); commit and upload time are per run.",
             ),
@@ -367,7 +388,7 @@ class AphexArtifactsStack(Stack):
             self._objects(
                 "HeadAndInfraRecord",
                 ["s3:GetObject", "s3:PutObject"],
-                [f"{pipeline}/head.json", f"{pipeline}/infra/deployed.json"],
+                [head_key(pipeline), infra_record_key(pipeline)],
             ),
             self._stage_records([PIPELINE.name]),
             self._argo_logs(),
@@ -419,30 +440,30 @@ class AphexArtifactsStack(Stack):
         records, and assume that environment's deploy role and nothing else."""
         settings = self.settings
         pipeline = settings.pipeline
-        commit = f"{pipeline}/{_COMMIT}"
+        upload = upload_prefix(pipeline, _COMMIT, _UPLOAD)
         name = env.name
         return [
             *self._bucket([f"{pipeline}/*"]),
             self._objects(
                 "ReadArtifacts",
                 ["s3:GetObject"],
-                [f"{commit}/*"],
+                [commit_prefix(pipeline, _COMMIT) + "*"],
                 "Artifact objects of any commit (<pipeline>/<40-character sha>/...), with the "
                 "outputs the deploy stored beside them; commits are not known in advance.",
             ),
             self._objects(
                 "EnvironmentHead",
                 ["s3:GetObject", "s3:PutObject"],
-                [f"{pipeline}/environments/{name}.json"],
+                [environment_head_key(pipeline, name)],
             ),
             self._objects(
                 "EnvironmentResults",
                 ["s3:PutObject"],
                 [
-                    f"{commit}/{_UPLOAD}/outputs/{name}.json",
-                    f"{commit}/{_UPLOAD}/tests/{name}/*",
-                    f"{commit}/{_UPLOAD}/changesets/{name}.json",
-                    f"{commit}/{_UPLOAD}/changesets/{name}.txt",
+                    upload + outputs_name(name),
+                    upload + tests_prefix(name) + "*",
+                    upload + changeset_json_name(name),
+                    upload + changeset_text_name(name),
                 ],
                 "This environment's stack outputs, test results and change set beside a "
                 "commit's artifact (<pipeline>/<sha>/<upload>/outputs/<env>.json, tests/<env>/, "

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from aphex_generator import argo_logs_prefix
+
 __all__ = [
     "ARGO_EVENTS",
     "ARGO_WORKFLOWS",
@@ -108,7 +110,7 @@ def argo_workflows_values(
                 "region": region,
                 "insecure": False,
                 "useSDKCreds": True,
-                "keyFormat": pipeline + "/argo/{{workflow.name}}/{{pod.name}}",
+                "keyFormat": argo_logs_prefix(pipeline) + "{{workflow.name}}/{{pod.name}}",
                 "encryptionOptions": {"enableEncryption": True},
             },
         },

@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from aphex_generator import environment_head_key, head_key
 from aphex_stages.artifact import s3_client
-from aphex_stages.head import Redeploy, advance_head, environment_head_key, head_key
+from aphex_stages.head import Redeploy, advance_head
 from aphex_testing import pytest_plugin
 
 aws_env = pytest_plugin.aws_env

@@ -10,9 +10,10 @@ Public API (everything in ``__all__``; other modules are private)::
     dump_yaml(doc) -> str
     GeneratorSettings, SecretRef, SettingsError
     the stage contract: STAGES, StageSpec, EnvVar, Label, Param, Option, ...
+    the artifact bucket's keys: latest_key, outputs_name, environment_head_key, ...
 
-Importing the package loads only the stage contract (standard library only); every other
-name loads on first use. So the builder image and the pipeline's own CDK app, which need
+Importing the package loads only the stage contract and the bucket's keys (standard
+library only); every other name loads on first use. So the builder image and the pipeline's own CDK app, which need
 only the contract, carry neither the renderer nor the validators (jsonschema, CEL and the
 pinned Argo schemas). Code that uses the other names depends on the target ``:api``.
 """
@@ -22,6 +23,25 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aphex_generator.bucket import (
+    ARTIFACT_FILE,
+    COMMIT_LENGTH,
+    LATEST_FILE,
+    MANIFEST_FILE,
+    UPLOAD_TIME_FORMAT,
+    UPLOAD_TIME_LENGTH,
+    argo_logs_prefix,
+    changeset_json_name,
+    changeset_text_name,
+    commit_prefix,
+    environment_head_key,
+    head_key,
+    infra_record_key,
+    latest_key,
+    outputs_name,
+    tests_prefix,
+    upload_prefix,
+)
 from aphex_generator.contract import (
     BUILD,
     BUILD_CONTAINER,
@@ -124,6 +144,24 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    # the artifact bucket's keys (bucket.py)
+    "ARTIFACT_FILE",
+    "COMMIT_LENGTH",
+    "LATEST_FILE",
+    "MANIFEST_FILE",
+    "UPLOAD_TIME_FORMAT",
+    "UPLOAD_TIME_LENGTH",
+    "argo_logs_prefix",
+    "changeset_json_name",
+    "changeset_text_name",
+    "commit_prefix",
+    "environment_head_key",
+    "head_key",
+    "infra_record_key",
+    "latest_key",
+    "outputs_name",
+    "tests_prefix",
+    "upload_prefix",
     "Annotation",
     "BUILD",
     "BUILD_CONTAINER",

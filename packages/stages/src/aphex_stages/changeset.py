@@ -20,24 +20,12 @@ from typing import Any
 __all__ = [
     "ChangeSet",
     "StackChange",
-    "changeset_json_name",
-    "changeset_text_name",
     "cut_text",
     "diff_report",
 ]
 
 #: Lines of the CDK CLI's ``diff`` output that say nothing about the stack.
 _NOISE = ("Number of stacks with differences", "start: ", "success: ")
-
-
-def changeset_json_name(environment: str) -> str:
-    """Name of an environment's change set beside the artifact: ``changesets/<env>.json``."""
-    return f"changesets/{environment}.json"
-
-
-def changeset_text_name(environment: str) -> str:
-    """Name of its text beside the artifact: ``changesets/<env>.txt``."""
-    return f"changesets/{environment}.txt"
 
 
 def diff_report(lines: Sequence[str], stack: str) -> str:

@@ -30,7 +30,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import Environment
-from aphex_generator import EnvVar
+from aphex_generator import EnvVar, outputs_name
 from aphex_stages.artifact import s3_client, upload_beside
 from aphex_stages.cdk import (
     AwsTarget,
@@ -50,7 +50,6 @@ from aphex_stages.environment_job import (
     environment_target,
     fetch_environment,
     move_environment_forward,
-    outputs_name,
     seconds_from_env,
 )
 from aphex_stages.errors import ExitCode, StageError

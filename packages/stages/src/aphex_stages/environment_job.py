@@ -25,13 +25,20 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from aphex_config import AphexConfig, Environment
-from aphex_generator import EXTERNAL_ID_KEY, EXTERNAL_ID_SECRET, EnvVar, Option, session_name
+from aphex_generator import (
+    EXTERNAL_ID_KEY,
+    EXTERNAL_ID_SECRET,
+    EnvVar,
+    Option,
+    environment_head_key,
+    session_name,
+)
 from aphex_monitoring import register_secret
 from aphex_stages.artifact import ArtifactLocation, download_verified, require_digest
 from aphex_stages.artifact.tarball import SHA256_HEX
 from aphex_stages.cdk import AwsCredentials, AwsTarget, LocalAws, assume_role
 from aphex_stages.errors import ExitCode, StageError
-from aphex_stages.head import Redeploy, advance_head, environment_head_key
+from aphex_stages.head import Redeploy, advance_head
 from aphex_stages.toolchain import prepare_toolchain
 from aphex_stages.workspace import load_workspace_config
 
@@ -47,7 +54,6 @@ __all__ = [
     "environment_target",
     "fetch_environment",
     "move_environment_forward",
-    "outputs_name",
     "seconds_from_env",
 ]
 
@@ -105,11 +111,6 @@ class FetchedEnvironment:
     env: Environment
     location: ArtifactLocation
     committed_at: datetime  # the commit's committer time, from the verified manifest
-
-
-def outputs_name(environment: str) -> str:
-    """Name of an environment's outputs beside the artifact: ``outputs/<environment>.json``."""
-    return f"outputs/{environment}.json"
 
 
 def seconds_from_env(name: str, default: float, environ: Mapping[str, str] | None = None) -> float:

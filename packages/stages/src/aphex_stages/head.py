@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from aphex_stages.artifact.s3 import error_code, s3_call
 from aphex_stages.errors import ExitCode, StageError
 
-__all__ = ["Head", "Redeploy", "advance_head", "environment_head_key", "head_key"]
+__all__ = ["Head", "Redeploy", "advance_head"]
 
 _ATTEMPTS = 5
 _LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict")
@@ -63,16 +63,6 @@ class Head:
                 "replaced": self.replaced,
             }
         return (json.dumps(document, indent=2) + "\n").encode("utf-8")
-
-
-def head_key(pipeline: str) -> str:
-    """``<pipeline>/head.json``: the newest commit whose pipeline stage ran."""
-    return f"{pipeline}/head.json"
-
-
-def environment_head_key(pipeline: str, environment: str) -> str:
-    """``<pipeline>/environments/<environment>.json``: the newest commit deployed there."""
-    return f"{pipeline}/environments/{environment}.json"
 
 
 def _read(s3: Any, bucket: str, key: str) -> tuple[Head | None, str | None]:

@@ -27,10 +27,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aphex_generator import INFRA_CONFIG_FILE_CONTEXT
+from aphex_generator import INFRA_CONFIG_FILE_CONTEXT, infra_record_key
 from aphex_stages.cdk.cli import cli_package_version
 
-RECORD_NAME = "infra/deployed.json"
 _SKIPPED_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", "tests"})
 
 
@@ -110,7 +109,7 @@ class InfraState:
 
     @property
     def key(self) -> str:
-        return f"{self.pipeline}/{RECORD_NAME}"
+        return infra_record_key(self.pipeline)
 
     def is_current(self, fingerprint: str) -> bool:
         """Whether the record matches `fingerprint` and its stacks are still as recorded."""

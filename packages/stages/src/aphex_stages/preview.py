@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from aphex_generator import changeset_json_name, changeset_text_name
 from aphex_stages.artifact import ArtifactLocation, read_beside, s3_client, upload_beside
 from aphex_stages.cdk import CdkCliNotFoundError, CdkError, CdkRunner, CdkTimeoutError
 from aphex_stages.changeset import (
     ChangeSet,
     StackChange,
-    changeset_json_name,
-    changeset_text_name,
     diff_report,
 )
 from aphex_stages.deploy import SYNTH_TIMEOUT, synth_environment

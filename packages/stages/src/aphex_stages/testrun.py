@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from aphex_config import TestSettings
-from aphex_generator import EnvVar
+from aphex_generator import EnvVar, outputs_name, tests_prefix
 from aphex_stages.artifact import read_beside, s3_client, upload_beside
 from aphex_stages.cdk import output_env_vars, read_outputs_file
 from aphex_stages.cdk.aws import apply_environ
@@ -41,7 +41,6 @@ from aphex_stages.environment_job import (
     app_path,
     environment_target,
     fetch_environment,
-    outputs_name,
     seconds_from_env,
 )
 from aphex_stages.errors import ExitCode, StageError
@@ -251,7 +250,7 @@ def _store(
     run: TestRun,
     reports: list[tuple[str, Path]],
 ) -> tuple[str, ...]:
-    prefix = f"tests/{fetched.env.name}/"
+    prefix = tests_prefix(fetched.env.name)
     keys = [
         upload_beside(
             s3,
@@ -319,7 +318,7 @@ def run_environment_tests(
         variables=tuple(sorted(variables.items())),
     )
     run = dataclasses.replace(run, stored=_store(s3, job, fetched, run, reports))
-    where = f"s3://{job.bucket}/{fetched.location.key(f'tests/{fetched.env.name}/')}"
+    where = f"s3://{job.bucket}/{fetched.location.key(tests_prefix(fetched.env.name))}"
     log.info("stored the test summary and %d report(s) under %s", len(reports), where)
     failure = run.failure()
     if failure is not None:

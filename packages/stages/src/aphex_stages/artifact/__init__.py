@@ -24,13 +24,7 @@ and its errors), ``transfer`` (upload, files beside the artifact, download), ``p
 
 from __future__ import annotations
 
-from aphex_stages.artifact.keys import (
-    ARTIFACT_FILE,
-    LATEST_FILE,
-    MANIFEST_FILE,
-    ArtifactLocation,
-    latest_key,
-)
+from aphex_stages.artifact.keys import ArtifactLocation
 from aphex_stages.artifact.packaged import (
     PACKAGED_FILE,
     TARBALL_FILE,
@@ -60,9 +54,6 @@ from aphex_stages.artifact.transfer import (
 )
 
 __all__ = [
-    "ARTIFACT_FILE",
-    "LATEST_FILE",
-    "MANIFEST_FILE",
     "MANIFEST_PATH",
     "PACKAGED_FILE",
     "TARBALL_FILE",
@@ -75,7 +66,6 @@ __all__ = [
     "download_verified",
     "extract_artifact",
     "find_artifact",
-    "latest_key",
     "links_escaping",
     "package_artifact",
     "read_beside",

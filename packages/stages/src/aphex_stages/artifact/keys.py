@@ -1,12 +1,13 @@
-"""Where a commit's artifact lives in the artifact bucket: the key layout, ``latest.json``
-and :class:`ArtifactLocation` (one upload's prefix and its tarball's checksum).
+"""Where a commit's artifact lives in the artifact bucket: ``latest.json`` and
+:class:`ArtifactLocation` (one upload's prefix and its tarball's checksum).
 
-``<ts>`` is the upload time, ``YYYYMMDDTHHMMSSffffffZ``::
+The keys themselves are aphex_generator's (its ``bucket`` layout, which the pipeline's IAM
+policies grant too)::
 
-    <pipeline>/<sha>/<ts>/artifact.tar.gz     the tarball
-    <pipeline>/<sha>/<ts>/manifest.json       the manifest
-    <pipeline>/<sha>/<ts>/<name>              files added later (see beside_key)
-    <pipeline>/<sha>/latest.json              which <ts> is current
+    <pipeline>/<sha>/<upload>/artifact.tar.gz     the tarball
+    <pipeline>/<sha>/<upload>/manifest.json       the manifest
+    <pipeline>/<sha>/<upload>/<name>              files added later (see beside_key)
+    <pipeline>/<sha>/latest.json                  which <upload> is current
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import json
 import re
 from dataclasses import dataclass
 
+from aphex_generator import ARTIFACT_FILE, MANIFEST_FILE, commit_prefix, latest_key
 from aphex_stages.artifact.s3 import S3Client, get_bytes, s3_call
 from aphex_stages.artifact.tarball import SHA256_HEX
 from aphex_stages.errors import ExitCode, StageError
 
-ARTIFACT_FILE = "artifact.tar.gz"
-MANIFEST_FILE = "manifest.json"
-LATEST_FILE = "latest.json"
+__all__ = ["ArtifactLocation", "beside_key"]
 
 _BESIDE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _RESERVED = frozenset({ARTIFACT_FILE, MANIFEST_FILE})
@@ -105,19 +105,15 @@ class ArtifactLocation:
             raise StageError(
                 ExitCode.ARTIFACT_INVALID, f"s3://{bucket}/{key} is not a valid pointer: {error}"
             ) from None
-        if not prefix.startswith(f"{pipeline}/{commit}/") or not SHA256_HEX.fullmatch(
+        if not prefix.startswith(commit_prefix(pipeline, commit)) or not SHA256_HEX.fullmatch(
             location.sha256
         ):
             raise StageError(
                 ExitCode.ARTIFACT_INVALID,
-                f"s3://{bucket}/{key} points outside {pipeline}/{commit}/ or has no SHA-256",
+                f"s3://{bucket}/{key} points outside {commit_prefix(pipeline, commit)} or has no"
+                " SHA-256",
             )
         return location
-
-
-def latest_key(pipeline: str, commit: str) -> str:
-    """``<pipeline>/<sha>/latest.json``."""
-    return f"{pipeline}/{commit}/{LATEST_FILE}"
 
 
 def beside_key(location: ArtifactLocation, name: str) -> str:

@@ -19,8 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from aphex_generator import BUILD_OUTPUT_MOUNT, EnvVar
-from aphex_stages.artifact.keys import ARTIFACT_FILE
+from aphex_generator import ARTIFACT_FILE, BUILD_OUTPUT_MOUNT, EnvVar
 from aphex_stages.artifact.tarball import SHA256_HEX, ArtifactManifest, invalid, sha256_file
 from aphex_stages.jsonfile import write_json_atomically
 

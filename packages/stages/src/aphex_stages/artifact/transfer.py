@@ -17,7 +17,14 @@ from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
-from aphex_stages.artifact.keys import ARTIFACT_FILE, ArtifactLocation, beside_key, latest_key
+from aphex_generator import (
+    ARTIFACT_FILE,
+    UPLOAD_TIME_FORMAT,
+    commit_prefix,
+    latest_key,
+    upload_prefix,
+)
+from aphex_stages.artifact.keys import ArtifactLocation, beside_key
 from aphex_stages.artifact.s3 import S3Client, error_code, get_bytes, s3_call
 from aphex_stages.artifact.tarball import (
     CHUNK,
@@ -27,9 +34,6 @@ from aphex_stages.artifact.tarball import (
     sha256_file,
 )
 from aphex_stages.errors import ExitCode, StageError
-
-_TIMESTAMP = "%Y%m%dT%H%M%S%fZ"
-
 
 # -- upload ---------------------------------------------------------------------------------
 
@@ -69,10 +73,10 @@ def upload_artifact(
     digest = sha256_file(tarball)
     checksum = base64.b64encode(bytes.fromhex(digest)).decode("ascii")
     size = tarball.stat().st_size
-    with s3_call(s3, f"uploading the artifact to s3://{bucket}/{pipeline}/{commit}/"):
+    with s3_call(s3, f"uploading the artifact to s3://{bucket}/{commit_prefix(pipeline, commit)}"):
         for _ in range(5):
             now = datetime.now(UTC)
-            prefix = f"{pipeline}/{commit}/{now.strftime(_TIMESTAMP)}/"
+            prefix = upload_prefix(pipeline, commit, now.strftime(UPLOAD_TIME_FORMAT))
             with open(tarball, "rb") as body:
                 created = _put_new(
                     s3,

@@ -505,8 +505,8 @@ class LocalRun:
 
     def _outputs(self, aws: LocalAwsEndpoint) -> dict[str, dict[str, dict[str, Any]]]:
         """Each environment's stack outputs, as its environment stage stored them."""
+        from aphex_generator import outputs_name
         from aphex_stages.artifact import ArtifactLocation, read_beside
-        from aphex_stages.environment_job import outputs_name
         from aphex_stages.errors import StageError
 
         s3 = aws.client("s3")

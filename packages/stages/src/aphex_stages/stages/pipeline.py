@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from aphex_config import AphexConfig
-from aphex_generator import CONFIG_FILE, PIPELINE, EnvVar, Output
+from aphex_generator import CONFIG_FILE, PIPELINE, EnvVar, Output, head_key
 from aphex_stages.cluster import ClusterError, cluster_from_env
 from aphex_stages.errors import ExitCode, StageError, StageSuperseded
 from aphex_stages.generator_settings import generator_settings_from_env
@@ -71,7 +71,7 @@ def _move_forward(context: StageContext, committed_at: datetime) -> None:
     pipeline stage already ran, and an older commit never redeploys over it (unless
     `aphex redeploy` asked for exactly that)."""
     from aphex_stages.artifact import s3_client
-    from aphex_stages.head import advance_head, head_key
+    from aphex_stages.head import advance_head
 
     inputs = context.inputs
     bucket = context.settings.require_bucket()
