@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates the rendered manifests of argo/ from examples/sample-app/aphex-config.yaml:
 #   argo/events.yaml  EventBus, GitHub EventSource, Sensor (aphex_generator.render_events)
-#   argo/rbac.yaml    a ServiceAccount, Role and RoleBinding per identity, and the Sensor's
-#                     (aphex_infra.k8s)
+#   argo/rbac.yaml    a ServiceAccount, Role and RoleBinding per identity, the Sensor's, and
+#                     the gate approvers' Role and RoleBinding (aphex_infra.k8s)
 # argo/tests/argo_manifests_test.py and infra/tests/cluster_stack_test.py fail when these
 # files are stale. Needs python3 with PyYAML, pydantic, jsonschema and cel-python.
 set -euo pipefail

@@ -20,6 +20,7 @@ HEADER = (
 )
 WEBHOOK_SECRET = SecretRef("aphex-github-webhook", "secret")
 PIPELINE = "aphex-sample"
+APPROVERS = f"{PIPELINE}-approvers"  # the gate approvers' Role and RoleBinding
 STALE = "stale: run build-support/render-argo.sh and commit the result"
 
 
@@ -100,9 +101,15 @@ def test_rbac_shape() -> None:
             "kind": "Role",
             "name": name,
         }
-        assert binding["subjects"] == [
-            {"kind": "ServiceAccount", "name": name, "namespace": "argo"}
-        ]
+        if name == APPROVERS:  # people, by their group
+            subject = {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Group",
+                "name": f"aphex:{PIPELINE}:approvers",
+            }
+        else:
+            subject = {"kind": "ServiceAccount", "name": name, "namespace": "argo"}
+        assert binding["subjects"] == [subject]
     names = sorted(doc["metadata"]["name"] for doc in _by_kind(docs, "ServiceAccount"))
     assert names == [
         "aphex-pipeline",
@@ -165,9 +172,18 @@ def test_each_identity_service_account_has_its_irsa_annotation() -> None:
 def test_only_the_pipeline_identity_touches_workflows() -> None:
     """Every other identity's Role only reports outputs, as Argo's executor does."""
     for role in _by_kind(_docs("rbac.yaml"), "Role"):
-        if role["metadata"]["name"] in ("aphex-pipeline", "aphex-sensor"):
+        if role["metadata"]["name"] in ("aphex-pipeline", "aphex-sensor", APPROVERS):
             continue
         assert _rules(role) == {("argoproj.io", "workflowtaskresults"): ["create", "patch"]}
+
+
+def test_approvers_read_and_patch_workflows_only() -> None:
+    """People who approve gates may read Workflows and patch one (`aphex approve`, `argo
+    resume`): no create, no template, no pod, no Secret."""
+    (role,) = (
+        r for r in _by_kind(_docs("rbac.yaml"), "Role") if r["metadata"]["name"] == APPROVERS
+    )
+    assert _rules(role) == {("argoproj.io", "workflows"): ["get", "list", "patch", "watch"]}
 
 
 @pytest.mark.parametrize("key", ["secret", "url", "token"])

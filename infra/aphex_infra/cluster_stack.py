@@ -18,7 +18,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.lambda_layer_kubectl_v35 import KubectlV35Layer
 from constructs import Construct
 
-from aphex_generator import Identity
+from aphex_generator import Identity, approver_rbac
 from aphex_infra import charts, k8s
 from aphex_infra.nag import acknowledge
 from aphex_infra.settings import InfraSettings
@@ -226,6 +226,7 @@ class AphexClusterStack(Stack):
                 self.role_arn,
             ),
             *k8s.sensor_rbac(ns, settings.pipeline),
+            *approver_rbac(ns, settings.pipeline),
         )
         rbac.node.add_dependency(namespace)
         bus = self.cluster.add_manifest("EventBus", k8s.event_bus(ns, settings.pipeline))

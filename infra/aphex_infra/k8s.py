@@ -13,6 +13,7 @@ from aphex_generator import (
     IRSA_ROLE_ANNOTATION,
     Identity,
     Label,
+    approver_rbac,
     identities,
     identity_role_name,
     identity_rules,
@@ -150,8 +151,8 @@ def rbac_yaml(
     account: str,
     partition: str = "aws",
 ) -> str:
-    """``argo/rbac.yaml``: every identity's RBAC (roles in ``account``) and the Sensor's, as
-    multi-document YAML."""
+    """``argo/rbac.yaml``: every identity's RBAC (roles in ``account``), the Sensor's and the
+    gate approvers', as multi-document YAML."""
     import yaml  # type: ignore[import-untyped, unused-ignore]
 
     def role_arn(identity: Identity, environment: str | None) -> str:
@@ -161,5 +162,6 @@ def rbac_yaml(
     docs = [
         *identity_rbac(pipeline, ns, base, environments, role_arn),
         *sensor_rbac(ns, pipeline),
+        *approver_rbac(ns, pipeline),
     ]
     return yaml.safe_dump_all(docs, sort_keys=True, default_flow_style=False, width=100)

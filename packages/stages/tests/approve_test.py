@@ -11,10 +11,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from kubernetes.client import ApiClient, Configuration, CoreV1Api, RbacAuthorizationV1Api
 
 from aphex_config import load_config
-from aphex_generator import EnvVar, GeneratorSettings, render_workflow_template
+from aphex_generator import (
+    EnvVar,
+    GeneratorSettings,
+    approver_rbac,
+    approvers_group,
+    render_workflow_template,
+)
 from aphex_stages.cli import main
+from aphex_stages.cluster import ClusterError
 from aphex_stages.cluster.kube import KubeCluster
 from aphex_stages.local.kubeapi import KubeApiServer
 from aphex_stages.local.kubeapi.handler import Request
@@ -166,3 +174,61 @@ def test_json_approve_and_deny(
     assert capsys.readouterr().err == (
         "aphex approve: no workflow aphex-sample-nope in namespace argo\n"
     )
+
+
+def _rbac_api(api: KubeApiServer) -> RbacAuthorizationV1Api:
+    configuration = Configuration()
+    configuration.host = api.url
+    configuration.api_key = {"authorization": api.admin_token}
+    configuration.api_key_prefix = {"authorization": "Bearer"}
+    return RbacAuthorizationV1Api(ApiClient(configuration))
+
+
+def test_the_approvers_role_is_enough_to_approve_and_a_pipeline_pod_cannot(
+    cluster: tuple[KubeApiServer, KubeCluster],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The approvers' Role the install applies (bound to their group) lets `aphex approve`
+    resume a gate; a pipeline pod's service account, with no such grant, is refused."""
+    api, admin = cluster
+    rbac = _rbac_api(api)
+    role, binding = approver_rbac("argo", "aphex-sample")
+    assert binding["subjects"] == [
+        {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Group",
+            "name": approvers_group("aphex-sample"),
+        }
+    ]
+    rbac.create_namespaced_role("argo", role)
+    rbac.create_namespaced_role_binding("argo", binding)
+    # The fake API server authenticates service accounts only: a person in the group is
+    # stood for by one bound to the same Role.
+    core = CoreV1Api(_rbac_api(api).api_client)
+    for account in ("alice", "aphex-pipeline-build"):
+        core.create_namespaced_service_account(
+            "argo", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}}
+        )
+    person = {**binding, "metadata": {"name": "alice-approves", "namespace": "argo"}}
+    person["subjects"] = [{"kind": "ServiceAccount", "name": "alice", "namespace": "argo"}]
+    rbac.create_namespaced_role_binding("argo", person)
+
+    monkeypatch.setenv(EnvVar.KUBE_TOKEN, api.issue_token("argo", "aphex-pipeline-build"))
+    assert main(["approve", WORKFLOW, "--yes"]) == 1
+    refused = capsys.readouterr().err
+    assert "aphex-pipeline-build" in refused and "workflows" in refused, refused
+    assert refused.rstrip().endswith(
+        "people who approve a pipeline's gates are in the Kubernetes group"
+        " aphex:<pipeline>:approvers (an EKS access entry's kubernetesGroups), which the"
+        " install binds to the Role <pipeline>-approvers"
+    )
+    assert _nodes(admin)["approve-prod"]["phase"] == "Running"
+
+    monkeypatch.setenv(EnvVar.KUBE_TOKEN, api.issue_token("argo", "alice"))
+    assert main(["approve", WORKFLOW, "--yes"]) == 0, capsys.readouterr().err
+    assert _nodes(admin)["approve-prod"]["phase"] == "Succeeded"
+    # The Role gives nothing beyond that: no new Workflow, no template.
+    alice = KubeCluster.with_token(api.url, api.issue_token("argo", "alice"), "argo")
+    with pytest.raises(ClusterError):
+        alice.submit_workflow("aphex-sample-x", "aphex-sample", {"commit-sha": "1" * 40}, {})

@@ -258,7 +258,7 @@ def test_running_it_again_completes_the_install(
     assert len(webhook) == 64 and webhook not in out and webhook not in err
     assert "kubectl -n argo get secret aphex-github-webhook" in out
 
-    # (5) one ServiceAccount, Role and RoleBinding per identity, and the Sensor's.
+    # (5) one ServiceAccount, Role and RoleBinding per identity, the Sensor's, the approvers'.
     for name in SERVICE_ACCOUNTS:
         account = kube.get("serviceaccounts", NAMESPACE, name)
         assert account is not None, name
@@ -267,6 +267,10 @@ def test_running_it_again_completes_the_install(
         assert kube.get("roles", NAMESPACE, name) is not None
         assert kube.get("rolebindings", NAMESPACE, name) is not None
     assert kube.get("serviceaccounts", NAMESPACE, "aphex-sensor") is not None
+    # The gate approvers' Role, bound to their group (people, not a service account).
+    approvers = kube.get("rolebindings", NAMESPACE, f"{PIPELINE}-approvers")
+    assert approvers is not None and kube.get("roles", NAMESPACE, f"{PIPELINE}-approvers")
+    assert approvers["subjects"][0]["name"] == f"aphex:{PIPELINE}:approvers"
 
     # (6) the Events manifests and the template, with this install's settings.
     assert kube.get("eventbus", NAMESPACE, "default") is not None

@@ -11,9 +11,10 @@ Public API (everything in ``__all__``; other modules are private)::
     GeneratorSettings, SecretRef, SettingsError
     the stage contract: STAGES, StageSpec, EnvVar, Label, Param, Option, ...
     the artifact bucket's keys: latest_key, outputs_name, environment_head_key, ...
+    approver_rbac(namespace, pipeline)        # the Role and RoleBinding of gate approvers
 
-Importing the package loads only the stage contract and the bucket's keys (standard
-library only); every other name loads on first use. So the builder image and the pipeline's own CDK app, which need
+Importing the package loads only the stage contract, the bucket's keys and the
+approvers' RBAC (standard library only); every other name loads on first use. So the builder image and the pipeline's own CDK app, which need
 only the contract, carry neither the renderer nor the validators (jsonschema, CEL and the
 pinned Argo schemas). Code that uses the other names depends on the target ``:api``.
 """
@@ -23,6 +24,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from aphex_generator.approvers import approver_rbac, approver_rules, approvers_group
 from aphex_generator.bucket import (
     ARTIFACT_FILE,
     COMMIT_LENGTH,
@@ -144,6 +146,10 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    # who may approve a pipeline's gates (approvers.py)
+    "approver_rbac",
+    "approver_rules",
+    "approvers_group",
     # the artifact bucket's keys (bucket.py)
     "ARTIFACT_FILE",
     "COMMIT_LENGTH",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from aphex_generator import Output
+from aphex_generator import Output, approvers_group
 
 __all__ = [
     "ApproveError",
@@ -37,6 +37,13 @@ __all__ = [
 ]
 
 _ATTEMPTS = 5
+#: Added to a refusal: how a person gets to approve (the install binds the group to the
+#: Role ``<pipeline>-approvers``, aphex_generator.approver_rbac).
+APPROVERS_HINT = (
+    f"people who approve a pipeline's gates are in the Kubernetes group"
+    f" {approvers_group('<pipeline>')} (an EKS access entry's kubernetesGroups), which the"
+    " install binds to the Role <pipeline>-approvers"
+)
 _APPROVED, _DENIED = "Succeeded", "Failed"
 
 
@@ -189,17 +196,20 @@ def run_approve(
     ask: Callable[[str], str] = input,
 ) -> int:
     """`aphex approve`: decide the gates waiting in ``args.workflow``; the exit code."""
-    from aphex_stages.cluster import ClusterError, cluster_from_env
+    from aphex_stages.cluster import ClusterError, ClusterForbidden, cluster_from_env
 
     io = _Io(out or sys.stdout, err or sys.stderr, stdin or sys.stdin, ask)
     try:
         decided = _decide(args, io, cluster_from_env(args.namespace))
     except (ApproveError, ClusterError) as error:
         code = error.code if isinstance(error, ApproveError) else 1
+        message = str(error)
+        if isinstance(error, ClusterForbidden):
+            message += f"; {APPROVERS_HINT}"
         if args.output == "json":
-            failure = {"workflow": args.workflow, "error": str(error), "exit_code": code}
+            failure = {"workflow": args.workflow, "error": message, "exit_code": code}
             io.out.write(json.dumps(failure) + "\n")
-        io.err.write(f"aphex approve: {error}\n")
+        io.err.write(f"aphex approve: {message}\n")
         return code
     waiting = [d["gate"] for d in decided if d["decision"] == "waiting"]
     if args.output == "json":

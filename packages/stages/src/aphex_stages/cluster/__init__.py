@@ -11,6 +11,7 @@ from aphex_stages.cluster.base import (
     Cluster,
     ClusterConflict,
     ClusterError,
+    ClusterForbidden,
     ClusterRejected,
     LiveTemplate,
 )
@@ -19,6 +20,7 @@ __all__ = [
     "Cluster",
     "ClusterConflict",
     "ClusterError",
+    "ClusterForbidden",
     "ClusterRejected",
     "LiveTemplate",
     "cluster_from_env",

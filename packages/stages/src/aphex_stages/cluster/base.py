@@ -37,6 +37,10 @@ class ClusterConflict(ClusterError):
     """The object changed since it was read (409 on a stale `resourceVersion`)."""
 
 
+class ClusterForbidden(ClusterError):
+    """The credentials were not accepted (401) or may not do this (403)."""
+
+
 class Cluster(Protocol):
     """The operations the pipeline stage performs on WorkflowTemplates and Workflows."""
 

@@ -28,7 +28,13 @@ from kubernetes.client.exceptions import ApiException
 
 from aphex_generator import EnvVar
 from aphex_monitoring import register_secret
-from aphex_stages.cluster.base import ClusterConflict, ClusterError, ClusterRejected, LiveTemplate
+from aphex_stages.cluster.base import (
+    ClusterConflict,
+    ClusterError,
+    ClusterForbidden,
+    ClusterRejected,
+    LiveTemplate,
+)
 
 __all__ = ["HOST_ENV", "TOKEN_ENV", "KubeCluster"]
 
@@ -370,7 +376,7 @@ class KubeCluster:
 
     def _refused(
         self, what: str, code: int, reason: str, message: str, verb: str, resource: str
-    ) -> ClusterError:
+    ) -> ClusterForbidden:
         """401/403 in one line: who was refused what, and the Role to check."""
         where = f"the Kubernetes API at {self.host} refused {what} in namespace {self.namespace}"
         refused = _REFUSED.search(message)
@@ -381,13 +387,13 @@ class KubeCluster:
             f"{self.namespace}) grants {verb} on {resource}"
         )
         if code == 401:
-            return ClusterError(
+            return ClusterForbidden(
                 f"{where}: {self.credentials} was not accepted to {verb} {resource} "
                 f"({code} {reason}: {message}); check that the token was issued for a service "
                 f"account that still exists, and {grants}"
             )
         identity = refused["user"] if refused else self.credentials
-        return ClusterError(
+        return ClusterForbidden(
             f"{where}: {identity} may not {verb} {resource} ({code} {reason}: {message}); {grants}"
         )
 

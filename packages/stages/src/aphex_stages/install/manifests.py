@@ -11,6 +11,7 @@ from aphex_generator import (
     IRSA_ROLE_ANNOTATION,
     GeneratorSettings,
     Label,
+    approver_rbac,
     render_events,
     render_workflow_template,
     sensor_rules,
@@ -58,7 +59,7 @@ def rbac_manifests(
 ) -> list[dict[str, Any]]:
     """Per identity (`aphex_generator.identities`), its ServiceAccount annotated with its
     role in the pipeline `account`, Role (`identity_rules`) and RoleBinding; then the
-    Sensor's (`sensor_rules`, no AWS role)."""
+    Sensor's (`sensor_rules`, no AWS role); then the gate approvers' Role and binding."""
     pipeline = config.pipeline.name
     ns = settings.namespace or config.pipeline.namespace
     docs: list[dict[str, Any]] = []
@@ -66,7 +67,7 @@ def rbac_manifests(
         rules = [dict(rule) for rule in identity.rules]
         docs += _rbac(identity.service_account, ns, pipeline, rules, identity.role_arn)
     docs += _rbac(settings.sensor_service_account, ns, pipeline, sensor_rules(pipeline), None)
-    return docs
+    return docs + approver_rbac(ns, pipeline)
 
 
 def pipeline_manifests(config: AphexConfig, settings: GeneratorSettings) -> list[dict[str, Any]]:
