@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,8 +33,9 @@ from environment_stage_test import (
     stage_env,
 )
 
-from aphex_generator import EnvVar, Output
+from aphex_generator import EnvVar, Output, environment_head_key
 from aphex_stages.changeset import ChangeSet, StackChange, cut_text, diff_report
+from aphex_stages.head import Head
 from aphex_stages.stages import build, environment, preview, upload
 from aphex_testing.cdk import CdkMoto, sample_app_dir
 from aphex_testing.gitrepos import make_remote
@@ -123,6 +125,32 @@ def test_after_the_deploy_only_the_next_commits_change_shows(
     report = next_commit.stacks[0].report
     assert "[~] AWS::SSM::Parameter" in report and "dev-two" in report
     assert "[+] AWS::" not in report  # the stack exists: only what changes in it
+
+
+def test_a_newer_commit_deployed_there_is_named_before_the_gate(
+    cdk_moto: CdkMoto, commits: Commits
+) -> None:
+    """Held at its gate while a newer commit reached the environment, a run's deploy will
+    refuse: the change set says so, before anyone approves it."""
+    s3 = client(cdk_moto, "s3")
+    key = environment_head_key(PIPELINE, "dev")
+    before = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()  # commit A, deployed above
+    newer = Head("f" * 40, datetime.now(UTC) + timedelta(days=1))
+    s3.put_object(Bucket=BUCKET, Key=key, Body=newer.to_json())
+    try:
+        run, changes, output = _preview(cdk_moto, commits, commits.a)
+    finally:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=before)
+    (note,) = changes.notes
+    committed = f"{newer.committed_at:%Y-%m-%d %H:%M:%S %Z}"
+    assert note.startswith(f"dev already runs commit ffffffffffff (committed {committed})")
+    assert f"newer than {commits.a[:12]}" in note and "its deploy will refuse" in note
+    assert f"aphex redeploy {commits.a} --reason" in note
+    assert output.splitlines()[1] == f"note: {note}" and note in run.log
+    # The head is only read: the preview moved nothing.
+    assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == before
+    _, current, _ = _preview(cdk_moto, commits, commits.a)
+    assert current.notes == ()
 
 
 def test_a_long_change_set_is_cut_for_argo_and_says_where_the_rest_is() -> None:

@@ -38,7 +38,7 @@ from aphex_stages.artifact import ArtifactLocation, download_verified, require_d
 from aphex_stages.artifact.tarball import SHA256_HEX
 from aphex_stages.cdk import AwsCredentials, AwsTarget, LocalAws, assume_role
 from aphex_stages.errors import ExitCode, StageError
-from aphex_stages.head import Redeploy, advance_head
+from aphex_stages.head import Head, Redeploy, advance_head, read_head
 from aphex_stages.toolchain import prepare_toolchain
 from aphex_stages.workspace import load_workspace_config
 
@@ -54,6 +54,7 @@ __all__ = [
     "environment_target",
     "fetch_environment",
     "move_environment_forward",
+    "newer_deployed",
     "seconds_from_env",
 ]
 
@@ -229,6 +230,29 @@ def fetch_environment(job: EnvironmentJob, s3: Any) -> FetchedEnvironment:
     return FetchedEnvironment(tree, scratch, config, env, location, committed_at)
 
 
+def _newer_than(head: Head, job: EnvironmentJob, committed_at: datetime) -> str:
+    return (
+        f"{job.environment} already runs commit {head.commit[:12]} (committed"
+        f" {head.committed_at:%Y-%m-%d %H:%M:%S %Z}), newer than {job.commit[:12]}"
+        f" (committed {committed_at:%Y-%m-%d %H:%M:%S %Z})"
+    )
+
+
+def newer_deployed(job: EnvironmentJob, committed_at: datetime, s3: Any) -> str | None:
+    """Why deploying ``job.commit`` will be refused: a newer commit already runs in the
+    environment (one line, as the deploy would say it); None when it moves forward, or when
+    the job is a redeploy. Reads the environment's head; writes nothing."""
+    if job.redeploy is not None:
+        return None
+    head = read_head(s3, job.bucket, environment_head_key(job.pipeline, job.environment))
+    if head is None or head.commit == job.commit or head.committed_at <= committed_at:
+        return None
+    return (
+        f"{_newer_than(head, job, committed_at)}: its deploy will refuse (an environment only"
+        f" moves forward); aphex redeploy {job.commit} --reason ... goes back on purpose"
+    )
+
+
 def move_environment_forward(job: EnvironmentJob, committed_at: datetime, s3: Any) -> None:
     """Make this commit the environment's head before deploying it; StageError(STALE_COMMIT)
     when a newer commit is deployed there (a run held at a gate, a replay): an environment
@@ -246,10 +270,7 @@ def move_environment_forward(job: EnvironmentJob, committed_at: datetime, s3: An
     if newer is not None:
         raise StageError(
             ExitCode.STALE_COMMIT,
-            f"{job.environment} already runs commit {newer.commit[:12]} (committed"
-            f" {newer.committed_at:%Y-%m-%d %H:%M:%S %Z}), newer than {job.commit[:12]}"
-            f" (committed {committed_at:%Y-%m-%d %H:%M:%S %Z}); an environment only moves"
-            f" forward, so {job.commit[:12]} is not deployed. To go back on purpose: aphex"
+            f"{_newer_than(newer, job, committed_at)}; an environment only moves forward, so {job.commit[:12]} is not deployed. To go back on purpose: aphex"
             f" redeploy {job.commit} --reason ...",
         )
 

@@ -28,7 +28,7 @@ from botocore.exceptions import ClientError
 from aphex_stages.artifact.s3 import error_code, s3_call
 from aphex_stages.errors import ExitCode, StageError
 
-__all__ = ["Head", "Redeploy", "advance_head"]
+__all__ = ["Head", "Redeploy", "advance_head", "read_head"]
 
 _ATTEMPTS = 5
 _LOST_RACE = ("PreconditionFailed", "412", "ConditionalRequestConflict")
@@ -78,6 +78,13 @@ def _read(s3: Any, bucket: str, key: str) -> tuple[Head | None, str | None]:
     except (ValueError, KeyError, TypeError):
         head = None  # unreadable: the next write replaces it
     return head, str(response["ETag"])
+
+
+def read_head(s3: Any, bucket: str, key: str) -> Head | None:
+    """The head at `key`, or None when there is none (or it is unreadable); never writes.
+    StageError(AWS_FAILED) when S3 fails."""
+    with s3_call(s3, f"reading s3://{bucket}/{key}"):
+        return _read(s3, bucket, key)[0]
 
 
 def advance_head(

@@ -35,6 +35,7 @@ from aphex_stages.environment_job import (
     app_path,
     environment_target,
     fetch_environment,
+    newer_deployed,
 )
 from aphex_stages.errors import ExitCode, StageError
 
@@ -99,6 +100,9 @@ def preview_environment(
         raise StageError(ExitCode.DEPLOY_FAILED, str(error)) from None
     assembly = synth_environment(runner, fetched, fetched.scratch / "cdk.out", SYNTH_TIMEOUT)
     stacks = tuple(_diff(runner, assembly.directory, stack.name) for stack in env.stacks)
+    stale = newer_deployed(job, fetched.committed_at, s3)
+    if stale is not None:
+        log.warning("%s", stale)
     changes = ChangeSet(
         pipeline=job.pipeline,
         commit=job.commit,
@@ -108,6 +112,7 @@ def preview_environment(
         stacks=stacks,
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         workflow=workflow,
+        notes=() if stale is None else (stale,),
     )
     json_key = upload_beside(
         s3, job.bucket, fetched.location, changeset_json_name(env.name), changes.to_bytes()
