@@ -6,9 +6,14 @@ from __future__ import annotations
 import json
 import sys
 
-__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "report_error"]
+__all__ = ["EXIT_FAILURE", "EXIT_USAGE", "json_error", "report_error"]
 
 EXIT_FAILURE, EXIT_USAGE = 1, 2
+
+
+def json_error(message: str, code: int = EXIT_FAILURE) -> str:
+    """The ``-o json`` form of an error: ``{"error": "<one line>", "exit_code": code}``."""
+    return json.dumps({"error": " ".join(message.split()), "exit_code": code})
 
 
 def report_error(command: str, message: str, output: str = "text", code: int = EXIT_FAILURE) -> int:
@@ -17,5 +22,5 @@ def report_error(command: str, message: str, output: str = "text", code: int = E
     line = " ".join(message.split())
     print(f"aphex {command}: {line}", file=sys.stderr)
     if output == "json":
-        print(json.dumps({"error": line, "exit_code": code}))
+        print(json_error(line, code))
     return code

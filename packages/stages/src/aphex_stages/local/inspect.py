@@ -78,7 +78,7 @@ def topology_diff_lines(repo: Path) -> tuple[list[str], int]:
 def local_runs(repo: Path, query: RunsQuery) -> int:
     """Answer `aphex runs` from the records kept in `.aphex/local/records/`; `show` adds
     the test variables its test tasks' logs list."""
-    from aphex_stages.clierror import report_error
+    from aphex_stages.clierror import json_error, report_error
 
     try:
         top, _sha = resolve_commit(repo, None)
@@ -94,11 +94,11 @@ def local_runs(repo: Path, query: RunsQuery) -> int:
             print("no local runs yet: `aphex run --local` records them", file=sys.stderr)
         return 0
     code, out, err = _monitor_runs(paths, query)
-    sys.stderr.write(err)
+    sys.stderr.write(err)  # monitoring's own error line, already "aphex-monitor runs: ..."
     if code != 0:
         problem = err.strip().splitlines()[-1] if err.strip() else f"exit code {code}"
         if query.output == "json":
-            print(json.dumps({"error": problem, "exit_code": code}))
+            print(json_error(problem, code))
         return code
     if query.view != "show":
         sys.stdout.write(out)
