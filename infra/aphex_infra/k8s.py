@@ -19,6 +19,7 @@ from aphex_generator import (
     identity_rules,
     identity_service_account,
     sensor_rules,
+    service_account_rbac,
 )
 
 __all__ = [
@@ -55,32 +56,6 @@ def namespace(ns: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
 
 
-def _rbac(
-    name: str, ns: str, pipeline: str, rules: list[dict[str, Any]], role_arn: str | None
-) -> list[dict[str, Any]]:
-    account: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": _meta(name, ns, pipeline),
-    }
-    if role_arn is not None:
-        account["metadata"]["annotations"] = {IRSA_ANNOTATION: role_arn}
-    role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "Role",
-        "metadata": _meta(name, ns, pipeline),
-        "rules": rules,
-    }
-    binding = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "RoleBinding",
-        "metadata": _meta(name, ns, pipeline),
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-    }
-    return [account, role, binding]
-
-
 def identity_rbac(
     pipeline: str,
     ns: str,
@@ -95,13 +70,13 @@ def identity_rbac(
     for identity, environment in identities(environments):
         name = identity_service_account(base, identity, environment)
         rules = identity_rules(pipeline, identity)
-        docs += _rbac(name, ns, pipeline, rules, role_arn(identity, environment))
+        docs += service_account_rbac(name, ns, pipeline, rules, role_arn(identity, environment))
     return docs
 
 
 def sensor_rbac(ns: str, pipeline: str) -> list[dict[str, Any]]:
     """ServiceAccount, Role and RoleBinding of the Sensor."""
-    return _rbac(SENSOR_SERVICE_ACCOUNT, ns, pipeline, sensor_rules(pipeline), None)
+    return service_account_rbac(SENSOR_SERVICE_ACCOUNT, ns, pipeline, sensor_rules(pipeline))
 
 
 def event_bus(ns: str, pipeline: str) -> dict[str, Any]:

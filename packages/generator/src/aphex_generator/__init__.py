@@ -11,10 +11,10 @@ Public API (everything in ``__all__``; other modules are private)::
     GeneratorSettings, SecretRef, SettingsError
     the stage contract: STAGES, StageSpec, EnvVar, Label, Param, Option, ...
     the artifact bucket's keys: latest_key, outputs_name, environment_head_key, ...
-    approver_rbac(namespace, pipeline)        # the Role and RoleBinding of gate approvers
+    service_account_rbac(...), approver_rbac(namespace, pipeline)   # the RBAC manifests
 
-Importing the package loads only the stage contract, the bucket's keys and the
-approvers' RBAC (standard library only); every other name loads on first use. So the builder image and the pipeline's own CDK app, which need
+Importing the package loads only the stage contract, the bucket's keys and the RBAC
+manifests (standard library only); every other name loads on first use. So the builder image and the pipeline's own CDK app, which need
 only the contract, carry neither the renderer nor the validators (jsonschema, CEL and the
 pinned Argo schemas). Code that uses the other names depends on the target ``:api``.
 """
@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from aphex_generator.approvers import approver_rbac, approver_rules, approvers_group
 from aphex_generator.bucket import (
     ARTIFACT_FILE,
     COMMIT_LENGTH,
@@ -99,6 +98,12 @@ from aphex_generator.contract import (
     stages_of_image,
     workflow_rules,
 )
+from aphex_generator.rbac import (
+    approver_rbac,
+    approver_rules,
+    approvers_group,
+    service_account_rbac,
+)
 from aphex_generator.version import __version__
 
 if TYPE_CHECKING:  # the names below load on first use (see the module docstring)
@@ -146,10 +151,11 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
-    # who may approve a pipeline's gates (approvers.py)
+    # the RBAC manifests (rbac.py)
     "approver_rbac",
     "approver_rules",
     "approvers_group",
+    "service_account_rbac",
     # the artifact bucket's keys (bucket.py)
     "ARTIFACT_FILE",
     "COMMIT_LENGTH",

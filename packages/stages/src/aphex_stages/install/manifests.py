@@ -8,18 +8,17 @@ from typing import Any
 
 from aphex_config import AphexConfig
 from aphex_generator import (
-    IRSA_ROLE_ANNOTATION,
     GeneratorSettings,
     Label,
     approver_rbac,
     render_events,
     render_workflow_template,
     sensor_rules,
+    service_account_rbac,
     validate,
 )
 from aphex_stages.install.options import InstallError
 from aphex_stages.local.identities import identities_of
-from aphex_stages.local.install import RBAC_API, RBAC_GROUP
 
 __all__ = ["namespace", "pipeline_manifests", "rbac_manifests"]
 
@@ -33,27 +32,6 @@ def namespace(name: str, pipeline: str) -> dict[str, Any]:
     }
 
 
-def _rbac(
-    name: str, ns: str, pipeline: str, rules: list[dict[str, Any]], role_arn: str | None
-) -> list[dict[str, Any]]:
-    """A ServiceAccount (IRSA-annotated with `role_arn`), its Role of `rules` and binding."""
-    meta = {"name": name, "namespace": ns, "labels": {Label.PIPELINE: pipeline}}
-    account: dict[str, Any] = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}
-    if role_arn is not None:
-        account["metadata"] = {**meta, "annotations": {IRSA_ROLE_ANNOTATION: role_arn}}
-    return [
-        account,
-        {"apiVersion": RBAC_API, "kind": "Role", "metadata": meta, "rules": rules},
-        {
-            "apiVersion": RBAC_API,
-            "kind": "RoleBinding",
-            "metadata": meta,
-            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-        },
-    ]
-
-
 def rbac_manifests(
     config: AphexConfig, settings: GeneratorSettings, account: str
 ) -> list[dict[str, Any]]:
@@ -64,9 +42,10 @@ def rbac_manifests(
     ns = settings.namespace or config.pipeline.namespace
     docs: list[dict[str, Any]] = []
     for identity in identities_of(config, settings.service_account, account):
-        rules = [dict(rule) for rule in identity.rules]
-        docs += _rbac(identity.service_account, ns, pipeline, rules, identity.role_arn)
-    docs += _rbac(settings.sensor_service_account, ns, pipeline, sensor_rules(pipeline), None)
+        account = identity.service_account
+        docs += service_account_rbac(account, ns, pipeline, identity.rules, identity.role_arn)
+    sensor = settings.sensor_service_account
+    docs += service_account_rbac(sensor, ns, pipeline, sensor_rules(pipeline))
     return docs + approver_rbac(ns, pipeline)
 
 

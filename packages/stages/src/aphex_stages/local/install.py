@@ -17,10 +17,10 @@ from kubernetes.client.exceptions import ApiException
 
 from aphex_config import AphexConfig
 from aphex_generator import (
-    IRSA_ROLE_ANNOTATION,
     GeneratorSettings,
     Label,
     render_workflow_template,
+    service_account_rbac,
     validate,
 )
 from aphex_stages.cluster.kube import KubeCluster
@@ -32,9 +32,6 @@ __all__ = [
     "install_service_accounts",
     "install_template",
 ]
-
-RBAC_GROUP = "rbac.authorization.k8s.io"
-RBAC_API = f"{RBAC_GROUP}/v1"
 
 
 class LocalInstallError(Exception):
@@ -78,28 +75,10 @@ def install_service_accounts(
     Role of its own rules (:func:`aphex_generator.identity_rules`, as a cluster install)."""
     core = CoreV1Api(cluster.api_client)
     rbac = RbacAuthorizationV1Api(cluster.api_client)
-    labels = {Label.PIPELINE: pipeline}
     for identity in identities:
-        name = identity.service_account
-        meta = {"name": name, "namespace": namespace, "labels": labels}
-        account = {
-            "apiVersion": "v1",
-            "kind": "ServiceAccount",
-            "metadata": {**meta, "annotations": {IRSA_ROLE_ANNOTATION: identity.role_arn}},
-        }
-        role = {
-            "apiVersion": RBAC_API,
-            "kind": "Role",
-            "metadata": meta,
-            "rules": [dict(rule) for rule in identity.rules],
-        }
-        binding = {
-            "apiVersion": RBAC_API,
-            "kind": "RoleBinding",
-            "metadata": meta,
-            "roleRef": {"apiGroup": RBAC_GROUP, "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-        }
+        account, role, binding = service_account_rbac(
+            identity.service_account, namespace, pipeline, identity.rules, identity.role_arn
+        )
         ns = {"namespace": namespace}
         _apply(
             core.create_namespaced_service_account,
