@@ -35,6 +35,15 @@ export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/build-support/containers.conf}"
 # The infra resolve as a venv: the pipeline stage's tests deploy infra/ with it.
 ./pants export --resolve=infra >&2 || failed_steps+=("export infra")
 
+# The stage tests install the sample app's toolchain with pip inside Pants' sandbox, where the
+# machine's pip config is hidden (pants.toml sets PIP_CONFIG_FILE=/dev/null for pex): give
+# that pip the machine's TLS roots, the bundle pants.toml's ca_certs_path names, as PIP_CERT
+# (pants.toml's [test] passes it on).
+SYSTEM_ROOTS=/etc/ssl/certs/ca-certificates.crt
+if [[ -z "${PIP_CERT:-}" && -s "${SYSTEM_ROOTS}" ]]; then
+  export PIP_CERT="${SYSTEM_ROOTS}"
+fi
+
 rm -rf "${REPORTS}"
 step "BUILD files"  tailor --check update-build-files --check ::
 step "lint"         lint ::
