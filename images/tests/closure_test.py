@@ -83,9 +83,11 @@ def test_builder_carries_no_deployer_weight() -> None:
     generator = {p for p in builder if p.startswith("packages/generator/")}
     assert generator == {
         "packages/generator/src/aphex_generator/__init__.py",
+        "packages/generator/src/aphex_generator/bucket.py",
         "packages/generator/src/aphex_generator/contract.py",
+        "packages/generator/src/aphex_generator/rbac.py",
         "packages/generator/src/aphex_generator/version.py",
-    }, "the builder needs only the stage contract"
+    }, "the builder needs only the standard-library part: the contract, the keys, the RBAC"
     deployer_stages = {
         _module_path(stage.module)
         for stage in stages_of_image("deployer")
