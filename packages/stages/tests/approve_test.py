@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kubernetes.client import ApiClient, Configuration, CoreV1Api, RbacAuthorizationV1Api
+from kubernetes.client import CoreV1Api, RbacAuthorizationV1Api
 
 from aphex_config import load_config
 from aphex_generator import (
@@ -176,14 +176,6 @@ def test_json_approve_and_deny(
     )
 
 
-def _rbac_api(api: KubeApiServer) -> RbacAuthorizationV1Api:
-    configuration = Configuration()
-    configuration.host = api.url
-    configuration.api_key = {"authorization": api.admin_token}
-    configuration.api_key_prefix = {"authorization": "Bearer"}
-    return RbacAuthorizationV1Api(ApiClient(configuration))
-
-
 def test_the_approvers_role_is_enough_to_approve_and_a_pipeline_pod_cannot(
     cluster: tuple[KubeApiServer, KubeCluster],
     monkeypatch: pytest.MonkeyPatch,
@@ -192,7 +184,7 @@ def test_the_approvers_role_is_enough_to_approve_and_a_pipeline_pod_cannot(
     """The approvers' Role the install applies (bound to their group) lets `aphex approve`
     resume a gate; a pipeline pod's service account, with no such grant, is refused."""
     api, admin = cluster
-    rbac = _rbac_api(api)
+    rbac = RbacAuthorizationV1Api(admin.api_client)  # the fixture's admin, over HTTP
     role, binding = approver_rbac("argo", "aphex-sample")
     assert binding["subjects"] == [
         {
@@ -205,7 +197,7 @@ def test_the_approvers_role_is_enough_to_approve_and_a_pipeline_pod_cannot(
     rbac.create_namespaced_role_binding("argo", binding)
     # The fake API server authenticates service accounts only: a person in the group is
     # stood for by one bound to the same Role.
-    core = CoreV1Api(_rbac_api(api).api_client)
+    core = CoreV1Api(admin.api_client)
     for account in ("alice", "aphex-pipeline-build"):
         core.create_namespaced_service_account(
             "argo", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": account}}
