@@ -245,7 +245,7 @@ def newer_deployed(job: EnvironmentJob, committed_at: datetime, s3: Any) -> str 
     if job.redeploy is not None:
         return None
     head = read_head(s3, job.bucket, environment_head_key(job.pipeline, job.environment))
-    if head is None or head.commit == job.commit or head.committed_at <= committed_at:
+    if head is None or not head.is_newer_than(job.commit, committed_at):
         return None
     return (
         f"{_newer_than(head, job, committed_at)}: its deploy will refuse (an environment only"
@@ -270,8 +270,9 @@ def move_environment_forward(job: EnvironmentJob, committed_at: datetime, s3: An
     if newer is not None:
         raise StageError(
             ExitCode.STALE_COMMIT,
-            f"{_newer_than(newer, job, committed_at)}; an environment only moves forward, so {job.commit[:12]} is not deployed. To go back on purpose: aphex"
-            f" redeploy {job.commit} --reason ...",
+            f"{_newer_than(newer, job, committed_at)}; an environment only moves forward, so"
+            f" {job.commit[:12]} is not deployed. To go back on purpose: aphex redeploy"
+            f" {job.commit} --reason ...",
         )
 
 

@@ -64,6 +64,11 @@ class Head:
             }
         return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
+    def is_newer_than(self, commit: str, committed_at: datetime) -> bool:
+        """Whether this head is another commit, committed after `committed_at`: moving it
+        to `commit` would go back (only a redeploy may)."""
+        return self.commit != commit and self.committed_at > committed_at
+
 
 def _read(s3: Any, bucket: str, key: str) -> tuple[Head | None, str | None]:
     try:
@@ -105,8 +110,7 @@ def advance_head(
             head, etag = _read(s3, bucket, key)
             if head is not None and head.commit == commit:
                 return None
-            older = head is not None and head.committed_at > committed_at
-            if older and redeploy is None:
+            if head is not None and head.is_newer_than(commit, committed_at) and redeploy is None:
                 return head
             ours = Head(
                 commit,

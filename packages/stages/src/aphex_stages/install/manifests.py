@@ -42,8 +42,8 @@ def rbac_manifests(
     ns = settings.namespace or config.pipeline.namespace
     docs: list[dict[str, Any]] = []
     for identity in identities_of(config, settings.service_account, account):
-        account = identity.service_account
-        docs += service_account_rbac(account, ns, pipeline, identity.rules, identity.role_arn)
+        name = identity.service_account
+        docs += service_account_rbac(name, ns, pipeline, identity.rules, identity.role_arn)
     sensor = settings.sensor_service_account
     docs += service_account_rbac(sensor, ns, pipeline, sensor_rules(pipeline))
     return docs + approver_rbac(ns, pipeline)
